@@ -1,0 +1,82 @@
+import { EKSClient } from '@aws-sdk/client-eks';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { ApiCallCounter } from './api-calls';
+
+/** The AWS clients the core works with. Handlers build one set per container and inject it. */
+export interface AwsClients {
+  eks(region: string): EKSClient;
+  iam: IAMClient;
+  sts: STSClient;
+  s3: S3Client;
+  readonly calls: ApiCallCounter;
+}
+
+export interface AwsClientOptions {
+  /** Region of the deployment: STS, S3 and (in the commercial partition) IAM are called there. */
+  region: string;
+  /** Endpoint override for every service (the local emulator). */
+  endpoint?: string;
+  /** Per-region endpoint overrides for EKS, applied before `endpoint`. */
+  eksEndpoints?: Record<string, string>;
+  credentials?: AwsCredentialIdentity;
+  /** Attempts per call including the first; the SDK retries throttling and 5xx with backoff. */
+  maxAttempts?: number;
+  /** Upper bound on sockets per client, so bounded concurrency is really bounded. */
+  maxSockets?: number;
+}
+
+export function createAwsClients(options: AwsClientOptions): AwsClients {
+  const calls = new ApiCallCounter();
+  const common = {
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: options.maxAttempts ?? 8,
+    retryMode: 'adaptive' as const,
+  };
+  const eksClients = new Map<string, EKSClient>();
+  return {
+    calls,
+    eks(region: string): EKSClient {
+      let client = eksClients.get(region);
+      if (!client) {
+        const endpoint = options.eksEndpoints?.[region] ?? options.endpoint;
+        client = calls.attach('EKS', new EKSClient({ ...common, region, ...(endpoint ? { endpoint } : {}) }));
+        eksClients.set(region, client);
+      }
+      return client;
+    },
+    iam: calls.attach(
+      'IAM',
+      new IAMClient({
+        ...common,
+        region: iamRegion(options.region),
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      }),
+    ),
+    sts: calls.attach(
+      'STS',
+      new STSClient({
+        ...common,
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      }),
+    ),
+    s3: calls.attach(
+      'S3',
+      new S3Client({
+        ...common,
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+      }),
+    ),
+  };
+}
+
+/** IAM is global; its endpoint lives in one region per partition. */
+export function iamRegion(deploymentRegion: string): string {
+  if (deploymentRegion.startsWith('cn-')) return 'cn-north-1';
+  if (deploymentRegion.startsWith('us-gov-')) return 'us-gov-west-1';
+  return 'us-east-1';
+}

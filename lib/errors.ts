@@ -1,0 +1,141 @@
+/**
+ * One error hierarchy for the whole project. Every failure is either retryable (throttling, 5xx,
+ * a lost race) or terminal (bad configuration, malformed policy, access denied). Handlers map
+ * these in one place; the core never decides how a Lambda invocation ends.
+ */
+export class IrsaReconcilerError extends Error {
+  readonly retryable: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+    super(message, options);
+    this.name = 'IrsaReconcilerError';
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** A configuration value is missing or wrong; the message names the field. */
+export class ConfigError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'ConfigError';
+  }
+}
+
+/** A policy template cannot be rendered (unknown variable, invalid JSON, over IAM's size limit). */
+export class TemplateError extends ConfigError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TemplateError';
+  }
+}
+
+/** An incoming Lambda event does not have the expected shape. */
+export class InvalidEventError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'InvalidEventError';
+  }
+}
+
+/** A write would touch a resource this deployment does not own. */
+export class NotOwnedError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'NotOwnedError';
+  }
+}
+
+/** An AWS call failed; `retryable` follows the SDK's own classification of the error. */
+export class AwsCallError extends IrsaReconcilerError {
+  readonly operation: string;
+  readonly code: string;
+
+  constructor(
+    operation: string,
+    code: string,
+    message: string,
+    options: ErrorOptions & { retryable: boolean },
+  ) {
+    super(`${operation} failed: ${code}: ${message}`, options);
+    this.name = 'AwsCallError';
+    this.operation = operation;
+    this.code = code;
+  }
+}
+
+const RETRYABLE_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalError',
+  'ServiceFailure',
+  'ConcurrentModification',
+  'ConcurrentModificationException',
+  'ConditionalRequestConflict',
+  'RequestTimeout',
+  'TimeoutError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+]);
+
+interface SdkErrorShape {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  $fault?: unknown;
+  $metadata?: { httpStatusCode?: number };
+  $retryable?: unknown;
+}
+
+/** The AWS error code of an SDK (or network) error, or undefined for anything else. */
+export function awsErrorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const shape = error as SdkErrorShape;
+  if (typeof shape.code === 'string') return shape.code;
+  if (typeof shape.name === 'string' && shape.name !== 'Error') return shape.name;
+  return undefined;
+}
+
+export function isRetryableAwsError(error: unknown): boolean {
+  if (error instanceof IrsaReconcilerError) return error.retryable;
+  if (typeof error !== 'object' || error === null) return false;
+  const shape = error as SdkErrorShape;
+  const code = awsErrorCode(error);
+  if (code !== undefined && RETRYABLE_CODES.has(code)) return true;
+  if (shape.$retryable) return true;
+  const status = shape.$metadata?.httpStatusCode;
+  return shape.$fault === 'server' || (status !== undefined && (status >= 500 || status === 429));
+}
+
+/** Wraps any error from an AWS call into the hierarchy, keeping the original as `cause`. */
+export function toAwsCallError(operation: string, error: unknown): IrsaReconcilerError {
+  if (error instanceof IrsaReconcilerError) return error;
+  const code = awsErrorCode(error) ?? 'UnknownError';
+  const message = error instanceof Error ? error.message : String(error);
+  return new AwsCallError(operation, code, message, { cause: error, retryable: isRetryableAwsError(error) });
+}
+
+export function isNotFound(error: unknown): boolean {
+  const code = awsErrorCode(error);
+  return (
+    code === 'NoSuchEntity' ||
+    code === 'NoSuchEntityException' ||
+    code === 'ResourceNotFoundException' ||
+    code === 'NoSuchKey' ||
+    code === 'NotFound'
+  );
+}
+
+/** A short readable description of any thrown value, for reports and CloudFormation reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}

@@ -1,0 +1,214 @@
+/**
+ * The reconciler's data model. Observe → plan(desired, observed) → apply(actions) → report.
+ * Types only; the functions live beside this file.
+ */
+
+export type Partition = 'aws' | 'aws-cn' | 'aws-us-gov';
+
+/** An IAM policy document as JSON (trust or permissions). Compared semantically, never as text. */
+export interface PolicyDocument {
+  Version: string;
+  Statement: PolicyStatement[];
+}
+export type PolicyStatement = Record<string, unknown>;
+
+export interface PolicyBinding {
+  /** File name under templates/policies/ without `.json`, e.g. `s3-prefix-access`. */
+  template: string;
+  params: Record<string, string | string[]>;
+}
+
+export interface Binding {
+  /** Short stable id of the binding: part of role names, tags and inline policy names. */
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  policies: PolicyBinding[];
+}
+
+export interface ClusterSelector {
+  /** Name globs (`*`, `?`); empty means every cluster. */
+  include: string[];
+  exclude: string[];
+  /** A cluster carrying this tag key with a value of "true" (case-insensitive) is left alone. */
+  optOutTagKey: string;
+}
+
+export interface ReconcilerConfig {
+  stage: string;
+  /** The region the stack is deployed in (STS, default for `regions`). */
+  deploymentRegion: string;
+  regions: string[];
+  clusters: ClusterSelector;
+  bindings: Binding[];
+  /** `/irsa-reconciler/<stage>/` by default; starts and ends with `/`. */
+  rolePath: string;
+  roleNamePrefix: string;
+  permissionsBoundaryArn?: string;
+  /** Extra tags put on every role (ownership tags always win). */
+  tags: Record<string, string>;
+  prune: boolean;
+  /** Refuse to delete more than this share (0..1] of the owned roles in one run... */
+  maxPruneFraction: number;
+  /** ...unless this is set. */
+  forcePrune: boolean;
+  dryRun: boolean;
+  createOidcProvider: boolean;
+  /** Upper bound on AWS calls in flight at once. */
+  concurrency: number;
+}
+
+export interface AccountInfo {
+  accountId: string;
+  partition: Partition;
+}
+
+export type ClusterStatus = 'CREATING' | 'ACTIVE' | 'DELETING' | 'FAILED' | 'UPDATING' | 'PENDING' | string;
+
+export interface ClusterInfo {
+  name: string;
+  region: string;
+  arn: string;
+  status: ClusterStatus;
+  /** `https://oidc.eks.<region>.amazonaws.com/id/<id>`; absent when EKS reports none. */
+  oidcIssuer?: string;
+  tags: Record<string, string>;
+}
+
+/**
+ * The outcome of one region's scan. A region whose scan failed or was cut short is `unknown`:
+ * the clusters it did list are still reconciled, but nothing in it is ever pruned.
+ */
+export type RegionScan =
+  | { region: string; status: 'complete'; clusters: ClusterInfo[] }
+  | { region: string; status: 'unknown'; clusters: ClusterInfo[]; error: string };
+
+export interface Discovery {
+  account: AccountInfo;
+  regions: RegionScan[];
+  /** ARNs of the account's IAM OIDC providers. */
+  oidcProviderArns: string[];
+}
+
+/** Ownership and identity tags put on every role the reconciler makes. */
+export const TAG_MANAGED_BY = 'irsa-reconciler/managed-by';
+export const TAG_MANAGED_BY_VALUE = 'irsa-reconciler';
+export const TAG_STAGE = 'irsa-reconciler/stage';
+export const TAG_REGION = 'irsa-reconciler/region';
+export const TAG_CLUSTER = 'irsa-reconciler/cluster';
+export const TAG_BINDING = 'irsa-reconciler/binding';
+
+export interface DesiredRole {
+  roleName: string;
+  path: string;
+  region: string;
+  clusterName: string;
+  bindingName: string;
+  oidcProviderArn: string;
+  trustPolicy: PolicyDocument;
+  /** Inline policy name → document. */
+  inlinePolicies: Record<string, PolicyDocument>;
+  tags: Record<string, string>;
+  permissionsBoundaryArn?: string;
+  description: string;
+}
+
+/** A (cluster, binding) pair that gets no role this run, and why. */
+export interface SkippedTarget {
+  region: string;
+  clusterName: string;
+  bindingName?: string;
+  reason: string;
+}
+
+/** OIDC providers to create (only with `createOidcProvider`). */
+export interface DesiredOidcProvider {
+  region: string;
+  clusterName: string;
+  issuerUrl: string;
+  arn: string;
+}
+
+export interface DesiredState {
+  roles: DesiredRole[];
+  oidcProviders: DesiredOidcProvider[];
+  skipped: SkippedTarget[];
+}
+
+export interface ObservedRole {
+  roleName: string;
+  path: string;
+  arn: string;
+  /** URL-decoded and parsed. */
+  trustPolicy: PolicyDocument;
+  tags: Record<string, string>;
+  inlinePolicies: Record<string, PolicyDocument>;
+  permissionsBoundaryArn?: string;
+}
+
+export interface ObservedState {
+  /** Roles under the owned path only; ownership is still checked per role from its tags. */
+  roles: ObservedRole[];
+  oidcProviderArns: string[];
+}
+
+/** The closed set of actions a plan is made of. */
+export type Action =
+  | { kind: 'create-oidc-provider'; provider: DesiredOidcProvider }
+  | { kind: 'create'; role: DesiredRole }
+  | { kind: 'update-trust'; roleName: string; trustPolicy: PolicyDocument }
+  | { kind: 'put-policy'; roleName: string; policyName: string; document: PolicyDocument }
+  | { kind: 'delete-policy'; roleName: string; policyName: string }
+  | { kind: 'tag'; roleName: string; tags: Record<string, string> }
+  | { kind: 'set-boundary'; roleName: string; permissionsBoundaryArn: string | null }
+  | { kind: 'delete'; roleName: string; reason: string }
+  | { kind: 'no-op'; roleName: string };
+
+export type ActionKind = Action['kind'];
+
+export interface Plan {
+  actions: Action[];
+  skipped: SkippedTarget[];
+  /** Set when the deletion guard held back prunes; the deletes are not in `actions`. */
+  pruneBlocked?: { wouldDelete: number; owned: number; maxPruneFraction: number };
+}
+
+export type ActionOutcome =
+  | { status: 'succeeded' }
+  | { status: 'planned' }
+  | { status: 'failed'; error: string; retryable: boolean };
+
+export interface ActionResult {
+  action: Action;
+  outcome: ActionOutcome;
+}
+
+export interface ReportCounts {
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface RegionReport {
+  region: string;
+  status: 'complete' | 'unknown';
+  clusters: number;
+  error?: string;
+}
+
+export interface ReconcileReport {
+  dryRun: boolean;
+  account: AccountInfo;
+  regions: RegionReport[];
+  results: ActionResult[];
+  skipped: SkippedTarget[];
+  pruneBlocked?: Plan['pruneBlocked'];
+  counts: ReportCounts;
+  /** `{ "IAM:ListRoles": 2, ... }` for this run. */
+  apiCalls: Record<string, number>;
+  /** True when any region is unknown or any action failed. */
+  failed: boolean;
+}
