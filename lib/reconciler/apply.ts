@@ -1,0 +1,378 @@
+import {
+  CreateOpenIDConnectProviderCommand,
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePermissionsBoundaryCommand,
+  DeleteRolePolicyCommand,
+  GetRoleCommand,
+  PutRolePermissionsBoundaryCommand,
+  PutRolePolicyCommand,
+  paginateListAttachedRolePolicies,
+  TagRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import {
+  awsErrorCode,
+  describeError,
+  IrsaReconcilerError,
+  isNotFound,
+  NotOwnedError,
+  toAwsCallError,
+} from '../errors';
+import { mapSettled } from '../util/concurrency';
+import { isOwned, listInlinePolicyNames, readTags } from './observe';
+import type { ReconcilerDeps } from './reconcile';
+import {
+  type Action,
+  type ActionOutcome,
+  type ActionResult,
+  type DesiredOidcProvider,
+  type DesiredRole,
+  type Plan,
+  type ReconcilerConfig,
+  TAG_MANAGED_BY,
+  TAG_MANAGED_BY_VALUE,
+  TAG_STAGE,
+} from './types';
+
+type RoleAction = Exclude<Action, { kind: 'create-oidc-provider' }>;
+type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
+
+/** The order of one role's actions: it exists first, frees inline-policy space before adding, goes last. */
+const ORDER: Record<RoleAction['kind'], number> = {
+  create: 0,
+  'update-trust': 1,
+  'set-boundary': 2,
+  tag: 3,
+  'delete-policy': 4,
+  'put-policy': 5,
+  delete: 6,
+  'no-op': 7,
+};
+
+/**
+ * Executes exactly the plan. OIDC providers are created first; then every role's actions run in
+ * order, roles in parallel (at most `concurrency` at once). A failed action stops the rest of its
+ * role only; every action gets an outcome. The SDK retries throttling and 5xx itself; what still
+ * fails is reported with the retryable flag of the error.
+ */
+export async function apply(
+  deps: ReconcilerDeps,
+  plan: Plan,
+  config: ReconcilerConfig,
+): Promise<ActionResult[]> {
+  const providerActions = plan.actions.filter(
+    (action): action is ProviderAction => action.kind === 'create-oidc-provider',
+  );
+  const providerResults = await mapSettled(providerActions, config.concurrency, (action) =>
+    createOidcProvider(deps, action.provider, config),
+  );
+  const results = new Map<Action, ActionOutcome>();
+  const failedProviders = new Map<string, string>();
+  providerActions.forEach((action, index) => {
+    const outcome = toOutcome(providerResults[index]);
+    results.set(action, outcome);
+    if (outcome.status === 'failed') failedProviders.set(action.provider.arn, outcome.error);
+  });
+
+  const byRole = new Map<string, RoleAction[]>();
+  for (const action of plan.actions) {
+    if (action.kind === 'create-oidc-provider') continue;
+    const name = roleNameOf(action);
+    byRole.set(name, [...(byRole.get(name) ?? []), action]);
+  }
+  await mapSettled([...byRole.values()], config.concurrency, async (actions) => {
+    const ordered = [...actions].sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
+    let blocker: { error: string; retryable: boolean } | undefined;
+    for (const action of ordered) {
+      if (blocker) {
+        results.set(action, {
+          status: 'failed',
+          error: `not attempted: ${blocker.error}`,
+          retryable: blocker.retryable,
+        });
+        continue;
+      }
+      const providerError =
+        action.kind === 'create' ? failedProviders.get(action.role.oidcProviderArn) : undefined;
+      const outcome: ActionOutcome = providerError
+        ? {
+            status: 'failed',
+            error: `its OIDC provider could not be created: ${providerError}`,
+            retryable: true,
+          }
+        : toOutcome(await settle(() => applyRoleAction(deps, action, ordered, config)));
+      results.set(action, outcome);
+      if (outcome.status === 'failed') {
+        blocker = {
+          error: `${action.kind} of role ${roleNameOf(action)} failed`,
+          retryable: outcome.retryable,
+        };
+        deps.logger.warn('action failed', {
+          action: action.kind,
+          role: roleNameOf(action),
+          error: outcome.error,
+        });
+      }
+    }
+  });
+
+  return plan.actions.map((action) => ({
+    action,
+    outcome: results.get(action) ?? {
+      status: 'failed',
+      error: 'internal error: not executed',
+      retryable: false,
+    },
+  }));
+}
+
+export function roleNameOf(action: RoleAction): string {
+  return action.kind === 'create' ? action.role.roleName : action.roleName;
+}
+
+async function settle<T>(fn: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+  try {
+    return { status: 'fulfilled', value: await fn() };
+  } catch (reason) {
+    return { status: 'rejected', reason };
+  }
+}
+
+function toOutcome(result: PromiseSettledResult<unknown> | undefined): ActionOutcome {
+  if (result?.status === 'fulfilled') return { status: 'succeeded' };
+  const error = result?.reason ?? new Error('not executed');
+  const wrapped = toAwsCallError('apply', error);
+  return { status: 'failed', error: describeError(error), retryable: wrapped.retryable };
+}
+
+async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw toAwsCallError(operation, error);
+  }
+}
+
+/** Ignores NotFound: the thing to remove is already gone. */
+async function removing(operation: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (error) {
+    if (!isNotFound(error)) throw toAwsCallError(operation, error);
+  }
+}
+
+async function createOidcProvider(
+  deps: ReconcilerDeps,
+  provider: DesiredOidcProvider,
+  config: ReconcilerConfig,
+): Promise<void> {
+  try {
+    // No thumbprint: IAM trusts the EKS issuers through its own root CA library.
+    await deps.clients.iam.send(
+      new CreateOpenIDConnectProviderCommand({
+        Url: provider.issuerUrl,
+        ClientIDList: ['sts.amazonaws.com'],
+        Tags: [
+          { Key: TAG_MANAGED_BY, Value: TAG_MANAGED_BY_VALUE },
+          { Key: TAG_STAGE, Value: config.stage },
+        ],
+      }),
+    );
+    deps.logger.info('created OIDC provider', {
+      region: provider.region,
+      cluster: provider.clusterName,
+      arn: provider.arn,
+    });
+  } catch (error) {
+    // Created meanwhile (another run, a retried request whose first attempt went through): done.
+    if (awsErrorCode(error) === 'EntityAlreadyExists') return;
+    throw toAwsCallError(`IAM CreateOpenIDConnectProvider ${provider.issuerUrl}`, error);
+  }
+}
+
+async function applyRoleAction(
+  deps: ReconcilerDeps,
+  action: RoleAction,
+  roleActions: readonly RoleAction[],
+  config: ReconcilerConfig,
+): Promise<void> {
+  const { iam } = deps.clients;
+  switch (action.kind) {
+    case 'create':
+      return createRole(deps, action.role, roleActions, config);
+    case 'update-trust':
+      await call(`IAM UpdateAssumeRolePolicy ${action.roleName}`, () =>
+        iam.send(
+          new UpdateAssumeRolePolicyCommand({
+            RoleName: action.roleName,
+            PolicyDocument: JSON.stringify(action.trustPolicy),
+          }),
+        ),
+      );
+      return;
+    case 'put-policy':
+      await call(`IAM PutRolePolicy ${action.roleName}/${action.policyName}`, () =>
+        iam.send(
+          new PutRolePolicyCommand({
+            RoleName: action.roleName,
+            PolicyName: action.policyName,
+            PolicyDocument: JSON.stringify(action.document),
+          }),
+        ),
+      );
+      return;
+    case 'delete-policy':
+      return removing(`IAM DeleteRolePolicy ${action.roleName}/${action.policyName}`, () =>
+        iam.send(new DeleteRolePolicyCommand({ RoleName: action.roleName, PolicyName: action.policyName })),
+      );
+    case 'tag':
+      await call(`IAM TagRole ${action.roleName}`, () =>
+        iam.send(new TagRoleCommand({ RoleName: action.roleName, Tags: toTagList(action.tags) })),
+      );
+      return;
+    case 'set-boundary':
+      if (action.permissionsBoundaryArn === null) {
+        return removing(`IAM DeleteRolePermissionsBoundary ${action.roleName}`, () =>
+          iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: action.roleName })),
+        );
+      }
+      await call(`IAM PutRolePermissionsBoundary ${action.roleName}`, () =>
+        iam.send(
+          new PutRolePermissionsBoundaryCommand({
+            RoleName: action.roleName,
+            PermissionsBoundary: action.permissionsBoundaryArn ?? undefined,
+          }),
+        ),
+      );
+      return;
+    case 'delete':
+      return deleteRole(deps, action.roleName, config);
+    case 'no-op':
+      return;
+  }
+}
+
+/**
+ * CreateRole with the trust policy, tags and boundary, then the inline policies the plan does not
+ * put itself. If the name is taken, the existing role is re-read: ours (a retried create whose first
+ * attempt went through) → carry on; anyone else's → a terminal NotOwnedError.
+ */
+async function createRole(
+  deps: ReconcilerDeps,
+  role: DesiredRole,
+  roleActions: readonly RoleAction[],
+  config: ReconcilerConfig,
+): Promise<void> {
+  const { iam } = deps.clients;
+  try {
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: role.roleName,
+        Path: role.path,
+        AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
+        Description: role.description,
+        Tags: toTagList(role.tags),
+        ...(role.permissionsBoundaryArn ? { PermissionsBoundary: role.permissionsBoundaryArn } : {}),
+      }),
+    );
+  } catch (error) {
+    if (awsErrorCode(error) !== 'EntityAlreadyExists')
+      throw toAwsCallError(`IAM CreateRole ${role.roleName}`, error);
+    if (!(await assertOwned(deps, role.roleName, config, 'create'))) {
+      throw new IrsaReconcilerError(`role ${role.roleName} was deleted while being created`, {
+        retryable: true,
+      });
+    }
+  }
+  const putByPlan = new Set(
+    roleActions.flatMap((action) => (action.kind === 'put-policy' ? [action.policyName] : [])),
+  );
+  for (const [policyName, document] of Object.entries(role.inlinePolicies)) {
+    if (putByPlan.has(policyName)) continue;
+    await call(`IAM PutRolePolicy ${role.roleName}/${policyName}`, () =>
+      iam.send(
+        new PutRolePolicyCommand({
+          RoleName: role.roleName,
+          PolicyName: policyName,
+          PolicyDocument: JSON.stringify(document),
+        }),
+      ),
+    );
+  }
+}
+
+/**
+ * Safe delete: re-read the role and check ownership again (the plan may be stale), refuse if a
+ * managed policy is attached (we never attach any: someone else relies on this role), then delete
+ * the inline policies and the role. NotFound at any step means done.
+ */
+async function deleteRole(deps: ReconcilerDeps, roleName: string, config: ReconcilerConfig): Promise<void> {
+  const { iam } = deps.clients;
+  const owned = await assertOwned(deps, roleName, config, 'delete');
+  if (!owned) return;
+
+  const attached: string[] = [];
+  try {
+    for await (const page of paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
+      attached.push(
+        ...(page.AttachedPolicies ?? []).map((policy) => policy.PolicyArn ?? policy.PolicyName ?? '?'),
+      );
+    }
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw toAwsCallError(`IAM ListAttachedRolePolicies ${roleName}`, error);
+  }
+  if (attached.length > 0) {
+    throw new IrsaReconcilerError(
+      `refusing to delete role ${roleName}: managed policies were attached to it outside the reconciler ` +
+        `(${attached.join(', ')}); detach them to let the reconciler delete the role`,
+    );
+  }
+
+  const inline = await listInlinePolicyNames(deps, roleName);
+  if (!inline) return;
+  for (const policyName of inline) {
+    await removing(`IAM DeleteRolePolicy ${roleName}/${policyName}`, () =>
+      iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })),
+    );
+  }
+  await removing(`IAM DeleteRole ${roleName}`, () => iam.send(new DeleteRoleCommand({ RoleName: roleName })));
+  deps.logger.info('deleted role', { role: roleName });
+}
+
+/**
+ * GetRole + ListRoleTags, then the ownership rule. Returns false when the role does not exist;
+ * throws NotOwnedError when it exists and is not this deployment's.
+ */
+async function assertOwned(
+  deps: ReconcilerDeps,
+  roleName: string,
+  config: ReconcilerConfig,
+  purpose: string,
+): Promise<boolean> {
+  let path: string;
+  try {
+    const { Role: role } = await deps.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
+    path = role?.Path ?? '/';
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw toAwsCallError(`IAM GetRole ${roleName}`, error);
+  }
+  const tags = await readTags(deps, roleName);
+  if (!tags) return false;
+  if (!isOwned({ path, tags }, config)) {
+    throw new NotOwnedError(
+      `cannot ${purpose} role ${roleName}: it exists at path ${path} without this deployment's ownership tags ` +
+        `(${TAG_MANAGED_BY}=${TAG_MANAGED_BY_VALUE}, ${TAG_STAGE}=${config.stage}) under ${config.rolePath}`,
+    );
+  }
+  return true;
+}
+
+function toTagList(tags: Record<string, string>): { Key: string; Value: string }[] {
+  return Object.entries(tags)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([Key, Value]) => ({ Key, Value }));
+}

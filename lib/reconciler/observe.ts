@@ -1,0 +1,188 @@
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  paginateListRolePolicies,
+  paginateListRoles,
+  paginateListRoleTags,
+  type Role,
+  type Tag,
+} from '@aws-sdk/client-iam';
+import { isNotFound, toAwsCallError } from '../errors';
+import { mapWithConcurrency } from '../util/concurrency';
+import { listOidcProviderArns } from './discovery';
+import { decodePolicyDocument } from './iam-decode';
+import type { ReconcilerDeps } from './reconcile';
+import {
+  type ObservedRole,
+  type ObservedState,
+  type PolicyDocument,
+  type ReconcilerConfig,
+  TAG_MANAGED_BY,
+  TAG_MANAGED_BY_VALUE,
+  TAG_STAGE,
+} from './types';
+
+/** A role this deployment owns: exactly under its path, with the owner and stage tags. */
+export function isOwned(
+  role: { path: string; tags: Record<string, string> },
+  config: ReconcilerConfig,
+): boolean {
+  return (
+    role.path === config.rolePath &&
+    role.tags[TAG_MANAGED_BY] === TAG_MANAGED_BY_VALUE &&
+    role.tags[TAG_STAGE] === config.stage
+  );
+}
+
+export interface ObserveOptions {
+  /** Provider ARNs already read by discovery (saves the second ListOpenIDConnectProviders). */
+  oidcProviderArns?: string[];
+}
+
+/** The placeholder trust policy of an unowned role whose document could not be parsed: never acted on. */
+const UNREADABLE: PolicyDocument = { Version: '', Statement: [] };
+
+/**
+ * Reads the roles under the owned path: every role's tags, and only for the roles this deployment
+ * owns, their inline policies (and permissions boundary when one is configured). Inline policies of
+ * roles it does not own are never read. Any failed read throws: a partial view must never be planned
+ * on, since a role missing from it would look absent. A role or policy deleted while being read is
+ * simply gone.
+ */
+export async function observe(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  options: ObserveOptions = {},
+): Promise<ObservedState> {
+  const { iam } = deps.clients;
+  const listed: Role[] = [];
+  try {
+    for await (const page of paginateListRoles({ client: iam }, { PathPrefix: config.rolePath })) {
+      listed.push(...(page.Roles ?? []));
+    }
+  } catch (error) {
+    throw toAwsCallError(`IAM ListRoles under ${config.rolePath}`, error);
+  }
+
+  // PathPrefix also matches deeper paths; only the exact path can be owned, but all are reported.
+  const tagged = await mapWithConcurrency(listed, config.concurrency, async (role) => {
+    const roleName = role.RoleName ?? '';
+    const tags = await readTags(deps, roleName);
+    return tags && { role, tags };
+  });
+
+  const observed: ObservedRole[] = tagged
+    .filter((entry) => entry !== undefined)
+    .map(({ role, tags }) => {
+      const path = role.Path ?? '/';
+      return {
+        roleName: role.RoleName ?? '',
+        path,
+        arn: role.Arn ?? '',
+        trustPolicy: readTrustPolicy(role, isOwned({ path, tags }, config)),
+        tags,
+        inlinePolicies: {},
+      };
+    });
+
+  // Only owned roles: their inline policy names (and boundary), then every document, each step
+  // one queue so that no more than `concurrency` calls are ever in flight.
+  const owned = observed.filter((role) => isOwned(role, config));
+  const gone = new Set<string>();
+  const policyNames = await mapWithConcurrency(owned, config.concurrency, async (role) => {
+    const names = await listInlinePolicyNames(deps, role.roleName);
+    if (names && config.permissionsBoundaryArn !== undefined) {
+      const boundary = await readBoundary(deps, role.roleName);
+      if (boundary === null) gone.add(role.roleName);
+      else if (boundary) role.permissionsBoundaryArn = boundary;
+    }
+    if (!names) gone.add(role.roleName);
+    return (names ?? []).map((policyName) => ({ role, policyName }));
+  });
+  await mapWithConcurrency(policyNames.flat(), config.concurrency, async ({ role, policyName }) => {
+    const document = await readInlinePolicy(deps, role.roleName, policyName);
+    if (document) role.inlinePolicies[policyName] = document;
+  });
+
+  return {
+    roles: observed
+      .filter((role) => !gone.has(role.roleName))
+      .sort((a, b) => a.roleName.localeCompare(b.roleName)),
+    oidcProviderArns: options.oidcProviderArns ?? (await listOidcProviderArns(deps)),
+  };
+}
+
+function readTrustPolicy(role: Role, owned: boolean): PolicyDocument {
+  try {
+    return decodePolicyDocument(role.AssumeRolePolicyDocument ?? '', `trust policy of role ${role.RoleName}`);
+  } catch (error) {
+    // An unowned role is only looked at, never changed: its document does not need to make sense to us.
+    if (!owned) return UNREADABLE;
+    throw error;
+  }
+}
+
+/** All tags of a role (every page); undefined when the role no longer exists. */
+export async function readTags(
+  deps: ReconcilerDeps,
+  roleName: string,
+): Promise<Record<string, string> | undefined> {
+  const tags: Tag[] = [];
+  try {
+    for await (const page of paginateListRoleTags({ client: deps.clients.iam }, { RoleName: roleName })) {
+      tags.push(...(page.Tags ?? []));
+    }
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw toAwsCallError(`IAM ListRoleTags ${roleName}`, error);
+  }
+  return Object.fromEntries(tags.map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+}
+
+/** One inline policy, URL-decoded; undefined when it (or its role) no longer exists. */
+async function readInlinePolicy(
+  deps: ReconcilerDeps,
+  roleName: string,
+  policyName: string,
+): Promise<PolicyDocument | undefined> {
+  try {
+    const response = await deps.clients.iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }),
+    );
+    return decodePolicyDocument(
+      response.PolicyDocument ?? '',
+      `inline policy ${policyName} of role ${roleName}`,
+    );
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw toAwsCallError(`IAM GetRolePolicy ${roleName}/${policyName}`, error);
+  }
+}
+
+/** Names of a role's inline policies (every page); undefined when the role no longer exists. */
+export async function listInlinePolicyNames(
+  deps: ReconcilerDeps,
+  roleName: string,
+): Promise<string[] | undefined> {
+  const names: string[] = [];
+  try {
+    for await (const page of paginateListRolePolicies({ client: deps.clients.iam }, { RoleName: roleName })) {
+      names.push(...(page.PolicyNames ?? []));
+    }
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw toAwsCallError(`IAM ListRolePolicies ${roleName}`, error);
+  }
+  return names;
+}
+
+/** ListRoles never returns the boundary; GetRole does. '' = none, null = the role is gone. */
+async function readBoundary(deps: ReconcilerDeps, roleName: string): Promise<string | null> {
+  try {
+    const { Role: role } = await deps.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
+    return role?.PermissionsBoundary?.PermissionsBoundaryArn ?? '';
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw toAwsCallError(`IAM GetRole ${roleName}`, error);
+  }
+}

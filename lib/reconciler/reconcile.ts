@@ -1,0 +1,123 @@
+import type { AwsClients } from '../aws/clients';
+import type { Logger } from '../logger';
+import { apply } from './apply';
+import { desiredState } from './desired';
+import { discover, discoverAccount } from './discovery';
+import { observe } from './observe';
+import { plan, teardownPlan } from './plan';
+import { computeCounts } from './report';
+import type {
+  AccountInfo,
+  ActionResult,
+  Plan,
+  ReconcileReport,
+  ReconcilerConfig,
+  RegionReport,
+} from './types';
+
+export interface ReconcilerDeps {
+  clients: AwsClients;
+  logger: Logger;
+}
+
+/**
+ * One level-based pass: discover clusters → observe owned roles → desired state → plan → apply
+ * (or, in dry run, only plan). Running it twice with nothing changed makes no write the second
+ * time. Global read failures (identity, role listing) throw; per-region and per-action failures
+ * are in the report, with `failed` set.
+ */
+export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
+  const before = deps.clients.calls.snapshot();
+  const discovery = await discover(deps, config);
+  const observed = await observe(deps, config, { oidcProviderArns: discovery.oidcProviderArns });
+  const desired = desiredState(config, discovery);
+  const thePlan = plan(desired, observed, discovery, config);
+  const results = await execute(deps, thePlan, config);
+  const regions: RegionReport[] = discovery.regions.map((scan) => ({
+    region: scan.region,
+    status: scan.status,
+    clusters: scan.clusters.length,
+    ...(scan.status === 'unknown' ? { error: scan.error } : {}),
+  }));
+  return finish(
+    deps,
+    config,
+    { account: discovery.account, regions, plan: thePlan, results, before },
+    'reconcile',
+  );
+}
+
+/** Deletes every role this deployment owns (its path, owner tag and stage tag): the stack's Delete. */
+export async function teardown(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
+  const before = deps.clients.calls.snapshot();
+  const account = await discoverAccount(deps);
+  const observed = await observe(deps, config, { oidcProviderArns: [] });
+  const thePlan = teardownPlan(observed, config);
+  const results = await execute(deps, thePlan, config);
+  return finish(deps, config, { account, regions: [], plan: thePlan, results, before }, 'teardown');
+}
+
+async function execute(
+  deps: ReconcilerDeps,
+  thePlan: Plan,
+  config: ReconcilerConfig,
+): Promise<ActionResult[]> {
+  if (!config.dryRun) return apply(deps, thePlan, config);
+  return thePlan.actions.map((action) => ({ action, outcome: { status: 'planned' } }));
+}
+
+interface RunOutcome {
+  account: AccountInfo;
+  regions: RegionReport[];
+  plan: Plan;
+  results: ActionResult[];
+  before: Record<string, number>;
+}
+
+function finish(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  run: RunOutcome,
+  operation: string,
+): ReconcileReport {
+  const counts = computeCounts(run.results, run.plan.skipped);
+  const report: ReconcileReport = {
+    dryRun: config.dryRun,
+    account: run.account,
+    regions: run.regions,
+    results: run.results,
+    skipped: run.plan.skipped,
+    ...(run.plan.pruneBlocked ? { pruneBlocked: run.plan.pruneBlocked } : {}),
+    counts,
+    apiCalls: callsSince(run.before, deps.clients.calls.snapshot()),
+    failed: run.regions.some((region) => region.status === 'unknown') || counts.failed > 0,
+  };
+  const failures = run.results.flatMap(({ action, outcome }) =>
+    outcome.status === 'failed'
+      ? [{ action: action.kind, error: outcome.error, retryable: outcome.retryable }]
+      : [],
+  );
+  const summary = {
+    operation,
+    dryRun: report.dryRun,
+    counts,
+    regions: report.regions.map(({ region, status, clusters }) => ({ region, status, clusters })),
+    apiCalls: Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
+    ...(report.pruneBlocked ? { pruneBlocked: report.pruneBlocked } : {}),
+    ...(failures.length > 0 ? { failures } : {}),
+  };
+  if (report.failed) deps.logger.error(`${operation} finished with failures`, summary);
+  else if (report.pruneBlocked)
+    deps.logger.warn(`${operation} finished; prune blocked by the deletion guard`, summary);
+  else deps.logger.info(`${operation} finished`, summary);
+  return report;
+}
+
+/** The per-operation call counts of this run: a delta, so a shared counter can serve many runs. */
+function callsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([key, count]) => [key, count - (before[key] ?? 0)] as const)
+      .filter(([, count]) => count > 0),
+  );
+}

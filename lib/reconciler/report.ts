@@ -1,0 +1,166 @@
+import type { Action, ActionResult, ReconcileReport, ReportCounts, SkippedTarget } from './types';
+
+type Category = 'created' | 'updated' | 'deleted' | 'unchanged';
+
+const CATEGORY: Record<Action['kind'], Category> = {
+  'create-oidc-provider': 'created',
+  create: 'created',
+  'update-trust': 'updated',
+  'put-policy': 'updated',
+  'delete-policy': 'updated',
+  tag: 'updated',
+  'set-boundary': 'updated',
+  delete: 'deleted',
+  'no-op': 'unchanged',
+};
+
+/** The role name an action is about, or the issuer URL for an OIDC provider. */
+export function targetOf(action: Action): string {
+  switch (action.kind) {
+    case 'create-oidc-provider':
+      return action.provider.issuerUrl;
+    case 'create':
+      return action.role.roleName;
+    default:
+      return action.roleName;
+  }
+}
+
+/**
+ * Counts per resource, not per call: a role created with three inline policies is one `created`;
+ * a role whose trust and one policy were repaired is one `updated`. A resource with any failed
+ * action counts as `failed` only. Planned (dry-run) outcomes count as what they would do.
+ */
+export function computeCounts(
+  results: readonly ActionResult[],
+  skipped: readonly SkippedTarget[],
+): ReportCounts {
+  const byTarget = new Map<string, { categories: Set<Category>; failed: boolean }>();
+  for (const { action, outcome } of results) {
+    const key = `${action.kind === 'create-oidc-provider' ? 'provider' : 'role'}:${targetOf(action)}`;
+    const entry = byTarget.get(key) ?? { categories: new Set<Category>(), failed: false };
+    entry.categories.add(CATEGORY[action.kind]);
+    if (outcome.status === 'failed') entry.failed = true;
+    byTarget.set(key, entry);
+  }
+  const counts: ReportCounts = {
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    unchanged: 0,
+    skipped: skipped.length,
+    failed: 0,
+  };
+  for (const { categories, failed } of byTarget.values()) {
+    if (failed) counts.failed++;
+    else if (categories.has('deleted')) counts.deleted++;
+    else if (categories.has('created')) counts.created++;
+    else if (categories.has('updated')) counts.updated++;
+    else counts.unchanged++;
+  }
+  return counts;
+}
+
+/** What an action changes, in a few words. */
+function detailOf(action: Action): string {
+  switch (action.kind) {
+    case 'create-oidc-provider':
+      return `${action.provider.region}/${action.provider.clusterName}`;
+    case 'create':
+      return `${action.role.region}/${action.role.clusterName} ${action.role.bindingName}`;
+    case 'put-policy':
+    case 'delete-policy':
+      return action.policyName;
+    case 'tag':
+      return Object.keys(action.tags).sort().join(', ');
+    case 'set-boundary':
+      return action.permissionsBoundaryArn ?? '(remove)';
+    case 'delete':
+      return action.reason;
+    default:
+      return '';
+  }
+}
+
+function outcomeOf(result: ActionResult): string {
+  const { outcome } = result;
+  if (outcome.status === 'failed')
+    return `FAILED${outcome.retryable ? ' (retryable)' : ''}: ${outcome.error}`;
+  return outcome.status;
+}
+
+function table(headers: readonly string[], rows: readonly string[][]): string[] {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)];
+}
+
+/** A fixed-width text rendering of a report: actions, skipped targets, counts, regions, API calls. */
+export function formatReportTable(report: ReconcileReport): string {
+  const lines: string[] = [];
+  const mode = report.dryRun ? 'DRY RUN (nothing written)' : 'applied';
+  lines.push(`Account ${report.account.accountId} (${report.account.partition}) — ${mode}`, '');
+
+  const actionRows = report.results.map((result) => [
+    result.action.kind,
+    targetOf(result.action),
+    detailOf(result.action),
+    outcomeOf(result),
+  ]);
+  lines.push(
+    ...(actionRows.length > 0
+      ? table(['ACTION', 'ROLE', 'TARGET', 'OUTCOME'], actionRows)
+      : ['(no actions)']),
+  );
+
+  if (report.skipped.length > 0) {
+    lines.push('', 'Skipped:');
+    const rows = report.skipped.map((skip) => [
+      skip.region,
+      skip.clusterName,
+      skip.bindingName ?? '*',
+      skip.reason,
+    ]);
+    lines.push(...table(['REGION', 'CLUSTER', 'BINDING', 'REASON'], rows));
+  }
+  if (report.pruneBlocked) {
+    const { wouldDelete, owned, maxPruneFraction } = report.pruneBlocked;
+    lines.push(
+      '',
+      `Prune blocked by the deletion guard: ${wouldDelete} of ${owned} owned roles would be deleted ` +
+        `(limit ${Math.round(maxPruneFraction * 100)}%); set forcePrune to allow it.`,
+    );
+  }
+
+  const { counts } = report;
+  lines.push(
+    '',
+    `Counts: created ${counts.created}, updated ${counts.updated}, deleted ${counts.deleted}, ` +
+      `unchanged ${counts.unchanged}, skipped ${counts.skipped}, failed ${counts.failed}`,
+  );
+  lines.push(
+    '',
+    ...table(
+      ['REGION', 'SCAN', 'CLUSTERS', 'ERROR'],
+      report.regions.map((region) => [
+        region.region,
+        region.status,
+        String(region.clusters),
+        region.error ?? '',
+      ]),
+    ),
+  );
+
+  const calls = Object.entries(report.apiCalls);
+  const total = calls.reduce((sum, [, count]) => sum + count, 0);
+  lines.push('', `API calls: ${total}`);
+  lines.push(...calls.map(([operation, count]) => `  ${operation.padEnd(40)} ${String(count).padStart(5)}`));
+  lines.push('', report.failed ? 'Result: FAILED' : 'Result: OK');
+  return lines.join('\n');
+}
