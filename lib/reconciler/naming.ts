@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+
+/** IAM's limit on role names. */
+export const ROLE_NAME_MAX_LENGTH = 64;
+/** IAM's limit on inline policy names. */
+export const POLICY_NAME_MAX_LENGTH = 128;
+/** Characters IAM accepts in role and policy names. */
+export const IAM_NAME_PATTERN = /^[\w+=,.@-]+$/;
+/** Hex characters of the identity hash at the end of every role name (40 bits). */
+export const ROLE_NAME_HASH_LENGTH = 10;
+
+/** The longest role name prefix the configuration accepts, so cluster and binding stay readable. */
+export const ROLE_NAME_PREFIX_MAX_LENGTH = 24;
+/** A truncated cluster name keeps at least this many characters. */
+const MIN_PART_LENGTH = 8;
+
+/**
+ * The role name for one (region, cluster, binding): `<prefix><cluster>-<binding>-<hash>`.
+ *
+ * The hash is taken over the full identity (stage, region, cluster, binding), never over the truncated
+ * text, so names stay unique across regions (IAM is global), across stages sharing an account, and when a
+ * 100-character cluster name has to be shortened. The cluster part is truncated first, then the binding.
+ * Deterministic: the same identity always gives the same name.
+ */
+export function roleNameFor(
+  prefix: string,
+  region: string,
+  clusterName: string,
+  bindingName: string,
+  stage = '',
+): string {
+  const hash = identityHash([stage, region, clusterName, bindingName]);
+  // Room for the cluster and binding parts: two '-' separators and the hash take the rest.
+  const budget = ROLE_NAME_MAX_LENGTH - prefix.length - hash.length - 2;
+  if (budget < 2 * MIN_PART_LENGTH) {
+    throw new RangeError(`role name prefix "${prefix}" leaves no room for the cluster and binding names`);
+  }
+  const bindingPart = bindingName.slice(0, Math.min(bindingName.length, budget - MIN_PART_LENGTH));
+  const clusterPart = clusterName.slice(0, budget - bindingPart.length);
+  const name = `${prefix}${trimSeparators(clusterPart)}-${trimSeparators(bindingPart)}-${hash}`;
+  return name.replace(/[^\w+=,.@-]/g, '_');
+}
+
+/**
+ * The inline policy name for the `occurrence`-th (1-based) use of `template` in one binding:
+ * `<template>` the first time, `<template>-<n>` after that.
+ */
+export function inlinePolicyName(template: string, occurrence: number): string {
+  const name = occurrence <= 1 ? template : `${template}-${occurrence}`;
+  if (name.length > POLICY_NAME_MAX_LENGTH || !IAM_NAME_PATTERN.test(name)) {
+    throw new RangeError(`inline policy name "${name}" is not a valid IAM policy name`);
+  }
+  return name;
+}
+
+function identityHash(parts: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, ROLE_NAME_HASH_LENGTH);
+}
+
+/** Separators at the cut would give `--` or `-_-`; drop them (the hash keeps the name unique). */
+function trimSeparators(part: string): string {
+  const trimmed = part.replace(/[-_]+$/, '');
+  return trimmed === '' ? part : trimmed;
+}
