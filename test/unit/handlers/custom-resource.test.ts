@@ -1,0 +1,402 @@
+import type { Context } from 'aws-lambda';
+import { createHandler, createUnconfiguredHandler } from '../../../functions/custom-resource';
+import { createAwsClients } from '../../../lib/aws/clients';
+import { AwsCallError, ConfigError, InvalidEventError } from '../../../lib/errors';
+import { CfnResponseError } from '../../../lib/handlers/cfn-response';
+import { silentLogger } from '../../../lib/logger';
+import { reconcile, teardown } from '../../../lib/reconciler/reconcile';
+import type { ReconcileReport } from '../../../lib/reconciler/types';
+import { lambdaContext, loadEvent, report } from './support';
+
+jest.mock('../../../lib/reconciler/reconcile', () => ({ reconcile: jest.fn(), teardown: jest.fn() }));
+const mockedReconcile = jest.mocked(reconcile);
+const mockedTeardown = jest.mocked(teardown);
+
+const clients = createAwsClients({
+  region: 'eu-west-1',
+  credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
+});
+
+function setup(options: { timeoutMarginMs?: number; failSend?: boolean } = {}) {
+  const sent: Array<{ url: string; body: Record<string, unknown> }> = [];
+  const sendResponse = jest.fn(async (url: string, body: string) => {
+    sent.push({ url, body: JSON.parse(body) });
+    if (options.failSend) throw new CfnResponseError('PUT to ResponseURL answered HTTP 403: AccessDenied');
+  });
+  const handler = createHandler({
+    clients,
+    logger: silentLogger,
+    stage: 'uat',
+    region: 'eu-west-1',
+    sendResponse,
+    timeoutMarginMs: options.timeoutMarginMs ?? 10_000,
+  });
+  const invoke = (event: unknown, context: Context = lambdaContext()) => handler(event, context);
+  return { sent, sendResponse, invoke };
+}
+
+const failedAction = (error: string): ReconcileReport['results'][number] => ({
+  action: { kind: 'delete', roleName: 'irsa-euw1-alpha-reports-1a2b3c', reason: 'cluster gone' },
+  outcome: { status: 'failed', error, retryable: false },
+});
+
+describe('the custom resource handler', () => {
+  beforeEach(() => {
+    mockedReconcile.mockReset();
+    mockedTeardown.mockReset();
+    mockedReconcile.mockResolvedValue(report());
+    mockedTeardown.mockResolvedValue(report({ counts: { ...report().counts, created: 0, deleted: 4 } }));
+  });
+
+  describe('on Create and Update', () => {
+    it('reconciles the event Config and answers SUCCESS with the stable id and counts as strings', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      const event = loadEvent('create');
+
+      // Act
+      const result = await invoke(event);
+
+      // Assess
+      expect(mockedReconcile).toHaveBeenCalledTimes(1);
+      const config = mockedReconcile.mock.calls[0]?.[1];
+      expect(config).toMatchObject({
+        stage: 'uat',
+        deploymentRegion: 'eu-west-1',
+        regions: ['eu-west-1', 'us-east-1'],
+      });
+      expect(config?.bindings.map((binding) => binding.name)).toEqual(['reports']);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.url).toBe(event.ResponseURL);
+      expect(sent[0]?.body).toEqual({
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'irsa-reconciler-uat',
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: 'IrsaReconciliation',
+        Data: {
+          Created: '2',
+          Updated: '1',
+          Deleted: '0',
+          Unchanged: '3',
+          Skipped: '0',
+          Failed: '0',
+          DryRun: 'false',
+        },
+      });
+      expect(result).toEqual({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' });
+    });
+
+    it('keeps the PhysicalResourceId of the event on Update, so CloudFormation never replaces the resource', async () => {
+      const { sent, invoke } = setup();
+      const event = loadEvent('update');
+      event.PhysicalResourceId = 'irsa-reconciler-uat-from-an-older-release';
+
+      await invoke(event);
+
+      expect(sent[0]?.body).toMatchObject({
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'irsa-reconciler-uat-from-an-older-release',
+      });
+      expect(mockedReconcile.mock.calls[0]?.[1].bindings.map((binding) => binding.name)).toEqual([
+        'reports',
+        'metrics',
+      ]);
+    });
+
+    it('answers FAILED listing what failed when the run reports failures', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      mockedReconcile.mockResolvedValue(
+        report({
+          failed: true,
+          regions: [
+            { region: 'us-east-1', status: 'unknown', clusters: 0, error: 'ListClusters: ECONNREFUSED' },
+          ],
+          results: [failedAction('DeleteRole failed: AccessDenied: not authorized')],
+        }),
+      );
+
+      // Act
+      await invoke(loadEvent('create'));
+
+      // Assess
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.body.Status).toBe('FAILED');
+      expect(sent[0]?.body.PhysicalResourceId).toBe('irsa-reconciler-uat');
+      expect(sent[0]?.body.Reason).toContain('region us-east-1 unknown (ListClusters: ECONNREFUSED)');
+      expect(sent[0]?.body.Reason).toContain(
+        'delete irsa-euw1-alpha-reports-1a2b3c failed (DeleteRole failed: AccessDenied: not authorized)',
+      );
+      expect(sent[0]?.body.Reason).toContain('CloudWatch log stream 2026/11/22/[$LATEST]');
+    });
+
+    it('answers FAILED naming the field of an invalid Config, without touching AWS', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      const event = loadEvent('create');
+      const config = JSON.parse(String(event.ResourceProperties.Config));
+      config.bindings[0].namespace = 'Agents_With_Capitals';
+      event.ResourceProperties.Config = JSON.stringify(config);
+
+      // Act
+      await invoke(event);
+
+      // Assess
+      expect(mockedReconcile).not.toHaveBeenCalled();
+      expect(sent[0]?.body.Status).toBe('FAILED');
+      expect(sent[0]?.body.Reason).toMatch(
+        /^Invalid configuration in ResourceProperties\.Config: bindings\[0\]\.namespace: /,
+      );
+      expect(sent[0]?.body.PhysicalResourceId).toBe(`irsa-reconciler-not-created-${event.RequestId}`);
+    });
+
+    it('asks for a JSON string when Config is a nested map', async () => {
+      const { sent, invoke } = setup();
+      const event = loadEvent('update');
+      event.ResourceProperties.Config = { bindings: [] };
+
+      await invoke(event);
+
+      expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'irsa-reconciler-uat' });
+      expect(sent[0]?.body.Reason).toContain(
+        'ResourceProperties.Config is required and must be the reconciler configuration as a JSON string',
+      );
+    });
+
+    it('answers FAILED with a readable Reason when the reconcile throws, and ends the invocation normally', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      mockedReconcile.mockRejectedValue(
+        new AwsCallError(
+          'STS:GetCallerIdentity',
+          'ExpiredToken',
+          'The security token included in the request is expired',
+          {
+            retryable: false,
+          },
+        ),
+      );
+
+      // Act
+      const result = await invoke(loadEvent('create'));
+
+      // Assess
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.body.Status).toBe('FAILED');
+      expect(sent[0]?.body.PhysicalResourceId).toBe('irsa-reconciler-uat');
+      expect(sent[0]?.body.Reason).toMatch(
+        /^AwsCallError: STS:GetCallerIdentity failed: ExpiredToken: The security token included in the request is expired/,
+      );
+      expect(result).toMatchObject({ Status: 'FAILED' });
+    });
+  });
+
+  describe('on Delete', () => {
+    it('tears down with the event Config and answers SUCCESS', async () => {
+      const { sent, invoke } = setup();
+
+      await invoke(loadEvent('delete'));
+
+      expect(mockedTeardown).toHaveBeenCalledTimes(1);
+      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({
+        stage: 'uat',
+        rolePath: '/irsa-reconciler/uat/',
+      });
+      expect(mockedReconcile).not.toHaveBeenCalled();
+      expect(sent[0]?.body).toMatchObject({
+        Status: 'SUCCESS',
+        PhysicalResourceId: 'irsa-reconciler-uat',
+        Data: { Deleted: '4' },
+      });
+    });
+
+    it('answers FAILED when the teardown could not delete a role', async () => {
+      const { sent, invoke } = setup();
+      mockedTeardown.mockResolvedValue(
+        report({ failed: true, results: [failedAction('DeleteRole failed: Throttling')] }),
+      );
+
+      await invoke(loadEvent('delete'));
+
+      expect(sent[0]?.body.Status).toBe('FAILED');
+      expect(sent[0]?.body.Reason).toContain(
+        'Teardown left roles behind: delete irsa-euw1-alpha-reports-1a2b3c failed',
+      );
+    });
+
+    it('succeeds without any AWS call after a Create that failed before it started', async () => {
+      // Prepare: the Create answered FAILED for an invalid Config
+      const { sent, invoke } = setup();
+      const create = loadEvent('create');
+      create.ResourceProperties.Config = '{"bindings": [{"name": "Bad Name"}]}';
+      await invoke(create);
+      const failedCreate = sent[0]?.body;
+      const event = loadEvent('delete');
+      event.PhysicalResourceId = String(failedCreate?.PhysicalResourceId);
+      event.ResourceProperties.Config = String(create.ResourceProperties.Config);
+
+      // Act
+      await invoke(event);
+
+      // Assess
+      expect(failedCreate?.Status).toBe('FAILED');
+      expect(sent[1]?.body).toMatchObject({
+        Status: 'SUCCESS',
+        PhysicalResourceId: failedCreate?.PhysicalResourceId,
+      });
+      expect(mockedTeardown).not.toHaveBeenCalled();
+    });
+
+    it('still tears down by stage and role path when the Config no longer validates', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      const event = loadEvent('delete');
+      event.ResourceProperties.Config = JSON.stringify({
+        rolePath: '/platform/irsa/',
+        bindings: [
+          {
+            name: 'reports',
+            namespace: 'agents',
+            serviceAccount: 'sa',
+            policies: [{ template: 'removed-template' }],
+          },
+        ],
+      });
+
+      // Act
+      await invoke(event);
+
+      // Assess
+      expect(mockedTeardown).toHaveBeenCalledTimes(1);
+      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({
+        stage: 'uat',
+        rolePath: '/platform/irsa/',
+        bindings: [],
+      });
+      expect(sent[0]?.body.Status).toBe('SUCCESS');
+    });
+
+    it('falls back to the stage defaults when even the role path is invalid', async () => {
+      const { invoke } = setup();
+      const event = loadEvent('delete');
+      event.ResourceProperties.Config = '{"rolePath": "no-slashes", "bindings": "oops"}';
+
+      await invoke(event);
+
+      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({ rolePath: '/irsa-reconciler/uat/' });
+    });
+  });
+
+  describe('with an invalid event', () => {
+    it('answers FAILED at the ResponseURL it can still read and runs nothing', async () => {
+      // Prepare
+      const { sent, invoke } = setup();
+      const event: Record<string, unknown> = loadEvent('create');
+      delete event.RequestType;
+
+      // Act
+      const result = await invoke(event);
+
+      // Assess
+      expect(mockedReconcile).not.toHaveBeenCalled();
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.url).toBe(event.ResponseURL);
+      expect(sent[0]?.body).toMatchObject({
+        Status: 'FAILED',
+        RequestId: event.RequestId,
+        StackId: event.StackId,
+        PhysicalResourceId: `irsa-reconciler-not-created-${event.RequestId}`,
+      });
+      expect(sent[0]?.body.Reason).toMatch(
+        /^InvalidEventError: Invalid CloudFormation custom resource event: RequestType: /,
+      );
+      expect(result).toMatchObject({ Status: 'FAILED' });
+    });
+
+    it('fails the invocation when there is no ResponseURL to answer', async () => {
+      const { sendResponse, invoke } = setup();
+      const event: Record<string, unknown> = loadEvent('delete');
+      event.ResponseURL = 'not a url';
+
+      await expect(invoke(event)).rejects.toBeInstanceOf(InvalidEventError);
+      expect(sendResponse).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('near the Lambda deadline', () => {
+    it('answers FAILED "timed out" once before the deadline and drops the late result', async () => {
+      // Prepare
+      const { sent, invoke } = setup({ timeoutMarginMs: 1_000 });
+      let finish: (value: ReconcileReport) => void = () => undefined;
+      mockedReconcile.mockImplementation(() => new Promise((resolve) => (finish = resolve)));
+      const context = lambdaContext(1_300);
+      const deadline = Date.now() + 1_300;
+
+      // Act
+      const result = await invoke(loadEvent('create'), context);
+      finish(report());
+      await new Promise((resolve) => setImmediate(resolve));
+
+      // Assess
+      expect(Date.now()).toBeLessThan(deadline);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'irsa-reconciler-uat' });
+      expect(sent[0]?.body.Reason).toMatch(/^DeadlineExceededError: timed out/);
+      expect(result).toMatchObject({ Status: 'FAILED' });
+    });
+  });
+
+  it('fails the invocation, without a second PUT, when the response cannot be delivered', async () => {
+    const { sendResponse, invoke } = setup({ failSend: true });
+
+    await expect(invoke(loadEvent('create'))).rejects.toBeInstanceOf(CfnResponseError);
+    expect(sendResponse).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the custom resource handler of a container with an invalid environment', () => {
+  const envError = new ConfigError(
+    'Invalid Lambda environment: STAGE is required (the deployment stage, e.g. "uat")',
+  );
+
+  function setupUnconfigured() {
+    const sent: Array<Record<string, unknown>> = [];
+    const handler = createUnconfiguredHandler(envError, silentLogger, async (_url, body) => {
+      sent.push(JSON.parse(body));
+    });
+    return { sent, invoke: (event: unknown) => handler(event, lambdaContext()) };
+  }
+
+  it('answers FAILED naming the variable on Create', async () => {
+    const { sent, invoke } = setupUnconfigured();
+    const event = loadEvent('create');
+
+    await invoke(event);
+
+    expect(sent[0]).toMatchObject({
+      Status: 'FAILED',
+      PhysicalResourceId: `irsa-reconciler-not-created-${event.RequestId}`,
+    });
+    expect(sent[0]?.Reason).toContain('STAGE is required');
+  });
+
+  it('lets the rollback Delete of that Create succeed', async () => {
+    const { sent, invoke } = setupUnconfigured();
+    const event = loadEvent('delete');
+    event.PhysicalResourceId = 'irsa-reconciler-not-created-9d2f7c1e-4b3a-4e6f-8a1d-2c5b7e9f0a13';
+
+    await invoke(event);
+
+    expect(sent[0]).toMatchObject({ Status: 'SUCCESS' });
+  });
+
+  it('refuses to claim a Delete of real roles it cannot identify', async () => {
+    const { sent, invoke } = setupUnconfigured();
+
+    await invoke(loadEvent('delete'));
+
+    expect(sent[0]).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'irsa-reconciler-uat' });
+    expect(mockedTeardown).not.toHaveBeenCalled();
+  });
+});
