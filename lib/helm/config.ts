@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+
+/** Settings of the Helm repository indexer; validated once, at cold start or CLI start. */
+export interface IndexerConfig {
+  /** The bucket holding the charts and the index. */
+  bucket: string;
+  /** Key prefix of the repository: `''` (whole bucket) or a path ending in `/`. Default `charts/`. */
+  prefix: string;
+  /** Key of the index. Default `${prefix}index.yaml`. */
+  indexKey: string;
+  /** Absolute URL the chart URLs are built on; relative URLs (to the index) when absent. */
+  baseUrl?: string;
+  /** Attempts of one conditional index write (the first included) before a retryable error. */
+  maxAttempts: number;
+  /** Charts read at the same time during a rebuild or a large event. */
+  concurrency: number;
+}
+
+export const DEFAULT_PREFIX = 'charts/';
+export const DEFAULT_MAX_ATTEMPTS = 10;
+export const DEFAULT_CONCURRENCY = 8;
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+const schema = z.strictObject({
+  bucket: z
+    .string({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string') })
+    .regex(BUCKET_NAME, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
+  prefix: z
+    .string()
+    .refine((value) => !value.startsWith('/'), 'must not start with "/"')
+    .refine((value) => value === '' || value.endsWith('/'), 'must be empty or end with "/"')
+    .default(DEFAULT_PREFIX),
+  indexKey: z
+    .string()
+    .min(1, 'must not be empty')
+    .refine((value) => !value.startsWith('/') && !value.endsWith('/'), 'must be an object key, not a folder')
+    .refine((value) => !value.toLowerCase().endsWith('.tgz'), 'must not end with ".tgz"')
+    .optional(),
+  baseUrl: z
+    .string()
+    .refine(isAbsoluteUrl, 'must be an absolute http, https or s3 URL without query or fragment')
+    .optional(),
+  maxAttempts: z.number().int('must be an integer').min(1).max(50).default(DEFAULT_MAX_ATTEMPTS),
+  concurrency: z.number().int('must be an integer').min(1).max(64).default(DEFAULT_CONCURRENCY),
+});
+
+export type IndexerConfigInput = z.input<typeof schema>;
+
+/**
+ * Validates indexer settings and fills the defaults. Unknown keys are an error (a typo is not a
+ * silent default); the message names every wrong field, by `labels[field]` when given (env names).
+ */
+export function parseIndexerConfig(
+  input: unknown,
+  labels: Partial<Record<string, string>> = {},
+): IndexerConfig {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(`invalid Helm indexer configuration: ${describeIssues(result.error, labels)}`, {
+      cause: result.error,
+    });
+  }
+  const { indexKey, baseUrl, ...rest } = result.data;
+  return {
+    ...rest,
+    indexKey: indexKey ?? `${rest.prefix}index.yaml`,
+    ...(baseUrl === undefined ? {} : { baseUrl }),
+  };
+}
+
+const ENV_NAMES = {
+  bucket: 'CHART_BUCKET',
+  prefix: 'CHART_PREFIX',
+  indexKey: 'CHART_INDEX_KEY',
+  baseUrl: 'CHART_BASE_URL',
+  maxAttempts: 'CHART_MAX_ATTEMPTS',
+  concurrency: 'CHART_CONCURRENCY',
+} as const;
+
+/**
+ * Reads the indexer settings from a Lambda environment (passed in; lib/ never reads process.env).
+ * An unset or empty optional variable takes the default; numbers must be integers.
+ */
+export function indexerConfigFromEnv(env: Record<string, string | undefined>): IndexerConfig {
+  const value = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  };
+  const number = (name: string) => integerOrText(value(name));
+  const input: Record<string, unknown> = {
+    bucket: value(ENV_NAMES.bucket),
+    prefix: env[ENV_NAMES.prefix] ?? undefined,
+    indexKey: value(ENV_NAMES.indexKey),
+    baseUrl: value(ENV_NAMES.baseUrl),
+    maxAttempts: number(ENV_NAMES.maxAttempts),
+    concurrency: number(ENV_NAMES.concurrency),
+  };
+  const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  return parseIndexerConfig(defined, ENV_NAMES);
+}
+
+/** A numeric setting as a number when it is a plain integer; otherwise the text, rejected by name later. */
+export function integerOrText(raw: string | undefined): number | string | undefined {
+  if (raw === undefined) return undefined;
+  return /^\d+$/.test(raw) ? Number(raw) : raw;
+}
+
+/** `field: problem; field: problem`, fields by their label when one is given (e.g. env names). */
+export function describeIssues(error: z.ZodError, labels: Partial<Record<string, string>> = {}): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+      return `${labels[field] ?? (field || 'value')}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+function isAbsoluteUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:', 's3:'].includes(url.protocol) && url.host !== '' && !url.search && !url.hash;
+  } catch {
+    return false;
+  }
+}
