@@ -20,7 +20,8 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
-import { isOwned, listInlinePolicyNames, readTags } from './observe';
+import { listInlinePolicyNames, readTags } from './observe';
+import { isOwnedRole } from './plan';
 import type { ReconcilerDeps } from './reconcile';
 import {
   type Action,
@@ -187,7 +188,7 @@ async function createOidcProvider(
     });
   } catch (error) {
     // Created meanwhile (another run, a retried request whose first attempt went through): done.
-    if (awsErrorCode(error) === 'EntityAlreadyExists') return;
+    if (isAlreadyExists(error)) return;
     throw toAwsCallError(`IAM CreateOpenIDConnectProvider ${provider.issuerUrl}`, error);
   }
 }
@@ -362,13 +363,19 @@ async function assertOwned(
   }
   const tags = await readTags(deps, roleName);
   if (!tags) return false;
-  if (!isOwned({ path, tags }, config)) {
+  if (!isOwnedRole({ path, tags }, config)) {
     throw new NotOwnedError(
       `cannot ${purpose} role ${roleName}: it exists at path ${path} without this deployment's ownership tags ` +
         `(${TAG_MANAGED_BY}=${TAG_MANAGED_BY_VALUE}, ${TAG_STAGE}=${config.stage}) under ${config.rolePath}`,
     );
   }
   return true;
+}
+
+/** IAM's `EntityAlreadyExists` (the SDK v3 names the modeled exception `EntityAlreadyExistsException`). */
+function isAlreadyExists(error: unknown): boolean {
+  const code = awsErrorCode(error);
+  return code === 'EntityAlreadyExists' || code === 'EntityAlreadyExistsException';
 }
 
 function toTagList(tags: Record<string, string>): { Key: string; Value: string }[] {

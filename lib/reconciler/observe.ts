@@ -11,28 +11,9 @@ import { isNotFound, toAwsCallError } from '../errors';
 import { mapWithConcurrency } from '../util/concurrency';
 import { listOidcProviderArns } from './discovery';
 import { decodePolicyDocument } from './iam-decode';
+import { isOwnedRole } from './plan';
 import type { ReconcilerDeps } from './reconcile';
-import {
-  type ObservedRole,
-  type ObservedState,
-  type PolicyDocument,
-  type ReconcilerConfig,
-  TAG_MANAGED_BY,
-  TAG_MANAGED_BY_VALUE,
-  TAG_STAGE,
-} from './types';
-
-/** A role this deployment owns: exactly under its path, with the owner and stage tags. */
-export function isOwned(
-  role: { path: string; tags: Record<string, string> },
-  config: ReconcilerConfig,
-): boolean {
-  return (
-    role.path === config.rolePath &&
-    role.tags[TAG_MANAGED_BY] === TAG_MANAGED_BY_VALUE &&
-    role.tags[TAG_STAGE] === config.stage
-  );
-}
+import type { ObservedRole, ObservedState, PolicyDocument, ReconcilerConfig } from './types';
 
 export interface ObserveOptions {
   /** Provider ARNs already read by discovery (saves the second ListOpenIDConnectProviders). */
@@ -79,7 +60,7 @@ export async function observe(
         roleName: role.RoleName ?? '',
         path,
         arn: role.Arn ?? '',
-        trustPolicy: readTrustPolicy(role, isOwned({ path, tags }, config)),
+        trustPolicy: readTrustPolicy(role, isOwnedRole({ path, tags }, config)),
         tags,
         inlinePolicies: {},
       };
@@ -87,7 +68,7 @@ export async function observe(
 
   // Only owned roles: their inline policy names (and boundary), then every document, each step
   // one queue so that no more than `concurrency` calls are ever in flight.
-  const owned = observed.filter((role) => isOwned(role, config));
+  const owned = observed.filter((role) => isOwnedRole(role, config));
   const gone = new Set<string>();
   const policyNames = await mapWithConcurrency(owned, config.concurrency, async (role) => {
     const names = await listInlinePolicyNames(deps, role.roleName);

@@ -128,7 +128,7 @@ describe('apply', () => {
 
   it('refuses a create whose name is taken by a role it does not own', async () => {
     // Prepare
-    iam.on(CreateRoleCommand).rejects(serviceError('EntityAlreadyExists', 409));
+    iam.on(CreateRoleCommand).rejects(serviceError('EntityAlreadyExistsException', 409));
     existingRole('irsa-a', '/', [{ Key: 'team', Value: 'someone-else' }]);
 
     // Act
@@ -334,7 +334,7 @@ describe('apply', () => {
 
   it('counts a role that is already gone as deleted', async () => {
     // Prepare
-    iam.on(GetRoleCommand).rejects(serviceError('NoSuchEntity', 404));
+    iam.on(GetRoleCommand).rejects(serviceError('NoSuchEntityException', 404));
 
     // Act
     const [result] = await apply(
@@ -352,8 +352,8 @@ describe('apply', () => {
     // Prepare
     existingRole('irsa-a', '/irsa-reconciler/dev/', ownedTagList());
     iam.on(ListRolePoliciesCommand, { RoleName: 'irsa-a' }).resolves({ PolicyNames: ['s3'] });
-    iam.on(DeleteRolePolicyCommand).rejects(serviceError('NoSuchEntity', 404));
-    iam.on(DeleteRoleCommand).rejects(serviceError('NoSuchEntity', 404));
+    iam.on(DeleteRolePolicyCommand).rejects(serviceError('NoSuchEntityException', 404));
+    iam.on(DeleteRoleCommand).rejects(serviceError('NoSuchEntityException', 404));
 
     // Act
     const [result] = await apply(

@@ -135,7 +135,9 @@ describe('observe', () => {
     // Prepare
     iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a'), role('irsa-gone')] });
     iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam.on(ListRoleTagsCommand, { RoleName: 'irsa-gone' }).rejects(serviceError('NoSuchEntity', 404));
+    iam
+      .on(ListRoleTagsCommand, { RoleName: 'irsa-gone' })
+      .rejects(serviceError('NoSuchEntityException', 404));
 
     // Act
     const observed = await observe(testDeps(), testConfig());
@@ -163,7 +165,10 @@ describe('observe', () => {
     iam.on(GetRoleCommand).resolves({
       Role: {
         ...role('irsa-a'),
-        PermissionsBoundary: { PermissionsBoundaryArn: boundary, PermissionsBoundaryType: 'PermissionsBoundaryPolicy' },
+        PermissionsBoundary: {
+          PermissionsBoundaryArn: boundary,
+          PermissionsBoundaryType: 'PermissionsBoundaryPolicy',
+        },
       },
     });
 

@@ -1,0 +1,164 @@
+import { CreateClusterCommand, DeleteClusterCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
+import {
+  CreateOpenIDConnectProviderCommand,
+  CreateRoleCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+  ListRoleTagsCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
+import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
+
+/**
+ * Helpers that arrange and inspect the emulator's state for reconciler tests and the demo. They
+ * use their own clients, so the reconciler's call counter only ever sees the reconciler's calls.
+ */
+export function emulatorClients(
+  endpoint: string,
+  overrides: { eksEndpoints?: Record<string, string>; maxAttempts?: number } = {},
+): AwsClients {
+  return createAwsClients({ region: 'eu-west-1', endpoint, credentials: EMULATOR_CREDENTIALS, ...overrides });
+}
+
+export interface EmulatorCluster {
+  region: string;
+  name: string;
+  issuerUrl: string;
+  /** The IAM OIDC provider ARN of the issuer (created or not). */
+  providerArn: string;
+}
+
+/** Creates an EKS cluster (ACTIVE at once in moto) and, unless told not to, its IAM OIDC provider. */
+export async function createCluster(
+  admin: AwsClients,
+  region: string,
+  name: string,
+  options: { tags?: Record<string, string>; withOidcProvider?: boolean } = {},
+): Promise<EmulatorCluster> {
+  const eks = admin.eks(region);
+  await eks.send(
+    new CreateClusterCommand({
+      name,
+      roleArn: `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:role/eks-cluster`,
+      resourcesVpcConfig: { subnetIds: [] },
+      ...(options.tags ? { tags: options.tags } : {}),
+    }),
+  );
+  const { cluster } = await eks.send(new DescribeClusterCommand({ name }));
+  const issuerUrl = cluster?.identity?.oidc?.issuer;
+  if (!issuerUrl) throw new Error(`moto gave cluster ${name} no OIDC issuer`);
+  const providerArn = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:oidc-provider/${issuerUrl.replace(/^https:\/\//, '')}`;
+  if (options.withOidcProvider ?? true) await ensureOidcProvider(admin, issuerUrl);
+  return { region, name, issuerUrl, providerArn };
+}
+
+export async function deleteCluster(
+  admin: AwsClients,
+  cluster: { region: string; name: string },
+): Promise<void> {
+  await admin.eks(cluster.region).send(new DeleteClusterCommand({ name: cluster.name }));
+}
+
+/** moto gives every cluster of a region the same issuer: the provider may exist already. */
+export async function ensureOidcProvider(admin: AwsClients, issuerUrl: string): Promise<void> {
+  try {
+    await admin.iam.send(
+      new CreateOpenIDConnectProviderCommand({ Url: issuerUrl, ClientIDList: ['sts.amazonaws.com'] }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'EntityAlreadyExistsException') throw error;
+  }
+}
+
+/** A role someone else made (an EC2 trust, one inline policy), to check the reconciler leaves it alone. */
+export async function createForeignRole(
+  admin: AwsClients,
+  role: { name: string; path: string; tags?: Record<string, string> },
+): Promise<void> {
+  await admin.iam.send(
+    new CreateRoleCommand({
+      RoleName: role.name,
+      Path: role.path,
+      AssumeRolePolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ],
+      }),
+      Description: 'not managed by irsa-reconciler',
+      Tags: Object.entries(role.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+  await admin.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: role.name,
+      PolicyName: 'own-policy',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }],
+      }),
+    }),
+  );
+}
+
+/** Everything IAM says about a role, decoded, for exact before/after comparisons. */
+export interface RoleState {
+  roleName: string;
+  path: string;
+  arn: string;
+  description?: string;
+  trustPolicy: unknown;
+  permissionsBoundaryArn?: string;
+  tags: Record<string, string>;
+  inlinePolicies: Record<string, unknown>;
+  attachedPolicies: string[];
+}
+
+export async function readRoleState(admin: AwsClients, roleName: string): Promise<RoleState> {
+  const { iam } = admin;
+  const { Role: role } = await iam.send(new GetRoleCommand({ RoleName: roleName }));
+  if (!role) throw new Error(`GetRole ${roleName} returned no role`);
+  const { Tags = [] } = await iam.send(new ListRoleTagsCommand({ RoleName: roleName }));
+  const { PolicyNames = [] } = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+  const inlinePolicies: Record<string, unknown> = {};
+  for (const policyName of PolicyNames) {
+    const { PolicyDocument = '' } = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }),
+    );
+    inlinePolicies[policyName] = JSON.parse(decodeURIComponent(PolicyDocument));
+  }
+  const { AttachedPolicies = [] } = await iam.send(
+    new ListAttachedRolePoliciesCommand({ RoleName: roleName }),
+  );
+  return {
+    roleName,
+    path: role.Path ?? '',
+    arn: role.Arn ?? '',
+    ...(role.Description ? { description: role.Description } : {}),
+    trustPolicy: JSON.parse(decodeURIComponent(role.AssumeRolePolicyDocument ?? '')),
+    ...(role.PermissionsBoundary?.PermissionsBoundaryArn
+      ? { permissionsBoundaryArn: role.PermissionsBoundary.PermissionsBoundaryArn }
+      : {}),
+    tags: Object.fromEntries(Tags.map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
+    inlinePolicies,
+    attachedPolicies: AttachedPolicies.map((policy) => policy.PolicyArn ?? '').sort(),
+  };
+}
+
+/** Every role in the account (optionally under a path prefix), by name. */
+export async function readAllRoles(admin: AwsClients, pathPrefix = '/'): Promise<Record<string, RoleState>> {
+  const names: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page = await admin.iam.send(new ListRolesCommand({ PathPrefix: pathPrefix, Marker: marker }));
+    names.push(...(page.Roles ?? []).map((role) => role.RoleName ?? ''));
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  const states: Record<string, RoleState> = {};
+  for (const name of names.sort()) states[name] = await readRoleState(admin, name);
+  return states;
+}
