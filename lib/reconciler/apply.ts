@@ -279,8 +279,7 @@ async function createRole(
       }),
     );
   } catch (error) {
-    if (awsErrorCode(error) !== 'EntityAlreadyExists')
-      throw toAwsCallError(`IAM CreateRole ${role.roleName}`, error);
+    if (!isAlreadyExists(error)) throw toAwsCallError(`IAM CreateRole ${role.roleName}`, error);
     if (!(await assertOwned(deps, role.roleName, config, 'create'))) {
       throw new IrsaReconcilerError(`role ${role.roleName} was deleted while being created`, {
         retryable: true,

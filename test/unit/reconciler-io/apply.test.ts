@@ -147,6 +147,24 @@ describe('apply', () => {
     expect(iam).toHaveReceivedCommandTimes(PutRolePolicyCommand, 0);
   });
 
+  it('carries on with the inline policies when the role already exists and is its own (a retried create)', async () => {
+    // Prepare
+    iam.on(CreateRoleCommand).rejects(serviceError('EntityAlreadyExistsException', 409));
+    existingRole('irsa-a', '/irsa-reconciler/dev/', ownedTagList());
+    iam.on(PutRolePolicyCommand).resolves({});
+
+    // Act
+    const [result] = await apply(
+      testDeps(),
+      planOf({ kind: 'create', role: desiredRole('irsa-a', { s3: POLICY }) }),
+      testConfig(),
+    );
+
+    // Assess
+    expect(result?.outcome).toEqual({ status: 'succeeded' });
+    expect(iam).toHaveReceivedCommandWith(PutRolePolicyCommand, { RoleName: 'irsa-a', PolicyName: 's3' });
+  });
+
   it('creates the OIDC provider without a thumbprint before the roles that trust it', async () => {
     // Prepare
     const calls: string[] = [];
