@@ -131,7 +131,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
   if (!REGION.test(context.deploymentRegion)) {
     throw new ConfigError(`deploymentRegion: "${context.deploymentRegion}" is not an AWS region name`);
   }
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
   const data = parsed.data;
   const config: ReconcilerConfig = {

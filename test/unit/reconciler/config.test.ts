@@ -1,0 +1,306 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, TemplateError } from '../../../lib/errors';
+import { parseReconcilerConfig } from '../../../lib/reconciler/config';
+
+const FIXTURES = path.join(__dirname, '..', '..', 'fixtures', 'config');
+const CONTEXT = { stage: 'prod', deploymentRegion: 'eu-west-1' };
+
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8'));
+}
+
+function configError(raw: unknown, context = CONTEXT): ConfigError {
+  try {
+    parseReconcilerConfig(raw, context);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, the configuration was accepted');
+}
+
+/** The minimal fixture with one change made by `edit`. */
+function minimalWith(edit: (raw: Record<string, unknown> & { bindings: Record<string, unknown>[] }) => void) {
+  const raw = structuredClone(fixture('minimal.json')) as Record<string, unknown> & {
+    bindings: Record<string, unknown>[];
+  };
+  edit(raw);
+  return raw;
+}
+
+const APP = fixture('minimal.json').bindings;
+
+describe('parseReconcilerConfig', () => {
+  it('fills every default for a minimal configuration', () => {
+    // Act
+    const config = parseReconcilerConfig(fixture('minimal.json'), {
+      stage: 'uat',
+      deploymentRegion: 'us-east-2',
+    });
+
+    // Assess
+    expect(config).toEqual({
+      stage: 'uat',
+      deploymentRegion: 'us-east-2',
+      regions: ['us-east-2'],
+      clusters: { include: [], exclude: [], optOutTagKey: 'irsa-reconciler/opt-out' },
+      bindings: [
+        {
+          name: 'app',
+          namespace: 'default',
+          serviceAccount: 'app',
+          policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['app/'] } }],
+        },
+      ],
+      rolePath: '/irsa-reconciler/uat/',
+      roleNamePrefix: 'irsa-',
+      tags: {},
+      prune: true,
+      maxPruneFraction: 0.5,
+      forcePrune: false,
+      dryRun: false,
+      createOidcProvider: false,
+      concurrency: 8,
+    });
+  });
+
+  it('keeps every field of a full configuration', () => {
+    // Prepare
+    const raw = fixture('full.json');
+
+    // Act
+    const config = parseReconcilerConfig(raw, CONTEXT);
+
+    // Assess
+    expect(config).toEqual({ ...raw, stage: 'prod', deploymentRegion: 'eu-west-1' });
+  });
+
+  it('defaults params to none and policies to an empty list', () => {
+    // Act
+    const config = parseReconcilerConfig(
+      { bindings: [{ name: 'bare', namespace: 'ns', serviceAccount: 'sa' }] },
+      CONTEXT,
+    );
+
+    // Assess
+    expect(config.bindings).toEqual([{ name: 'bare', namespace: 'ns', serviceAccount: 'sa', policies: [] }]);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['not an object', null, /^\(config\): /],
+    ['missing bindings', {}, /^bindings: is required/],
+    ['a typo at the top level', { bindings: APP, prnue: false }, /^prnue: unknown field/],
+    [
+      'a typo in clusters',
+      { bindings: APP, clusters: { incldue: ['a'] } },
+      /^clusters\.incldue: unknown field/,
+    ],
+    [
+      'a bad region',
+      { bindings: APP, regions: ['eu-west-1', 'mars-north-1a'] },
+      /^regions\[1\]: not an AWS region/,
+    ],
+    ['no region', { bindings: APP, regions: [] }, /^regions: list at least one region/],
+    [
+      'a region twice',
+      { bindings: APP, regions: ['eu-west-1', 'eu-west-1'] },
+      /^regions\[1\]: "eu-west-1" is listed twice/,
+    ],
+    [
+      'a region of another partition',
+      { bindings: APP, regions: ['eu-west-1', 'cn-north-1'] },
+      /^regions\[1\]: "cn-north-1" is not in partition aws/,
+    ],
+    [
+      'a glob with a slash',
+      { bindings: APP, clusters: { exclude: ['prod/*'] } },
+      /^clusters\.exclude\[0\]: /,
+    ],
+    [
+      'an invalid namespace',
+      minimalWith((raw) => raw.bindings.push({ name: 'b', namespace: 'Payments', serviceAccount: 'sa' })),
+      /^bindings\[1\]\.namespace: a Kubernetes namespace/,
+    ],
+    [
+      'an invalid ServiceAccount',
+      minimalWith((raw) => Object.assign(raw.bindings[0] ?? {}, { serviceAccount: 'my_sa' })),
+      /^bindings\[0\]\.serviceAccount: /,
+    ],
+    [
+      'an upper-case binding name',
+      minimalWith((raw) => Object.assign(raw.bindings[0] ?? {}, { name: 'App' })),
+      /^bindings\[0\]\.name: /,
+    ],
+    [
+      'a binding name used twice',
+      minimalWith((raw) => raw.bindings.push({ name: 'app', namespace: 'other', serviceAccount: 'sa' })),
+      /^bindings\[1\]\.name: "app" is already used by bindings\[0\]/,
+    ],
+    [
+      'a typo in a policy binding',
+      minimalWith((raw) =>
+        raw.bindings.push({ name: 'b', namespace: 'n', serviceAccount: 's', policies: [{ tempalte: 'x' }] }),
+      ),
+      /bindings\[1\]\.policies\[0\]\.tempalte: unknown field/,
+    ],
+    ['a relative role path', { bindings: APP, rolePath: 'irsa/' }, /^rolePath: an IAM path/],
+    ['the root role path', { bindings: APP, rolePath: '/' }, /^rolePath: must not be "\/"/],
+    [
+      'a long role name prefix',
+      { bindings: APP, roleNamePrefix: 'p'.repeat(25) },
+      /^roleNamePrefix: at most 24/,
+    ],
+    [
+      'a role name prefix with a slash',
+      { bindings: APP, roleNamePrefix: 'a/b' },
+      /^roleNamePrefix: IAM role name/,
+    ],
+    [
+      'a boundary that is not a policy ARN',
+      { bindings: APP, permissionsBoundaryArn: 'arn:aws:iam::123456789012:role/x' },
+      /^permissionsBoundaryArn: an IAM managed policy ARN/,
+    ],
+    [
+      'a boundary of another partition',
+      { bindings: APP, permissionsBoundaryArn: 'arn:aws-cn:iam::123456789012:policy/b' },
+      /^permissionsBoundaryArn: partition aws-cn does not match aws/,
+    ],
+    [
+      'a tag overriding an ownership tag',
+      { bindings: APP, tags: { 'irsa-reconciler/stage': 'prod' } },
+      /^tags\.irsa-reconciler\/stage: keys starting with "irsa-reconciler\/" are the reconciler's ownership tags/,
+    ],
+    [
+      'an ownership tag in another case',
+      { bindings: APP, tags: { 'IRSA-Reconciler/Managed-By': 'me' } },
+      /^tags\.IRSA-Reconciler\/Managed-By: keys starting with "irsa-reconciler\/"/,
+    ],
+    [
+      'an aws: tag',
+      { bindings: APP, tags: { 'aws:owner': 'x' } },
+      /^tags\.aws:owner: keys starting with "aws:"/,
+    ],
+    ['a tag value too long', { bindings: APP, tags: { team: 'x'.repeat(257) } }, /^tags\.team: at most 256/],
+    ['a tag key too long', { bindings: APP, tags: { ['k'.repeat(129)]: 'v' } }, /^tags\.k+: at most 128/],
+    [
+      'two tag keys differing in case only',
+      { bindings: APP, tags: { Team: 'a', team: 'b' } },
+      /^tags\.team: same key as "Team"/,
+    ],
+    [
+      'too many tags',
+      { bindings: APP, tags: Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`t${i}`, 'v'])) },
+      /^tags: at most 45 tags/,
+    ],
+    [
+      'a zero prune fraction',
+      { bindings: APP, maxPruneFraction: 0 },
+      /^maxPruneFraction: must be greater than 0/,
+    ],
+    [
+      'a prune fraction over 1',
+      { bindings: APP, maxPruneFraction: 1.5 },
+      /^maxPruneFraction: must be at most 1/,
+    ],
+    ['a prune fraction as text', { bindings: APP, maxPruneFraction: '0.5' }, /^maxPruneFraction: /],
+    ['prune as text', { bindings: APP, prune: 'yes' }, /^prune: Invalid input: expected boolean/],
+    ['a fractional concurrency', { bindings: APP, concurrency: 2.5 }, /^concurrency: must be a whole number/],
+    ['a zero concurrency', { bindings: APP, concurrency: 0 }, /^concurrency: /],
+  ])('rejects %s, naming the field', (_case, raw, message) => {
+    expect(configError(raw).message).toMatch(message);
+  });
+
+  it('lists every problem at once', () => {
+    // Act
+    const error = configError({ bindings: APP, regions: ['nowhere'], concurrency: -1, extra: 1 });
+
+    // Assess
+    expect(error.message.split('\n').sort()).toEqual([
+      expect.stringMatching(/^concurrency: /),
+      expect.stringMatching(/^extra: unknown field/),
+      expect.stringMatching(/^regions\[0\]: /),
+    ]);
+  });
+
+  it.each([
+    [{ stage: 'prod/x', deploymentRegion: 'eu-west-1' }, /^stage: /],
+    [{ stage: 'prod', deploymentRegion: 'europe' }, /^deploymentRegion: /],
+    [
+      { stage: 'prod', deploymentRegion: 'us-iso-east-1' },
+      /^deploymentRegion: .* partition the reconciler does not support/,
+    ],
+  ])('rejects a bad deployment context %o', (context, message) => {
+    expect(configError(fixture('minimal.json'), context).message).toMatch(message);
+  });
+
+  describe('policy templates', () => {
+    it('names the binding, policy, template and parameter of a missing parameter', () => {
+      // Prepare
+      const raw = minimalWith((raw) =>
+        raw.bindings.push({
+          name: 'reports',
+          namespace: 'reports',
+          serviceAccount: 'writer',
+          policies: [{ template: 's3-prefix-access', params: { BucketName: 'acme-reports' } }],
+        }),
+      );
+
+      // Act
+      const error = configError(raw);
+
+      // Assess
+      expect(error).toBeInstanceOf(TemplateError);
+      expect(error.message).toBe(
+        'bindings[1].policies[0]: template "s3-prefix-access" (binding "reports"): parameter "Prefix" is required',
+      );
+    });
+
+    it('rejects a template that does not exist', () => {
+      const raw = minimalWith((raw) =>
+        Object.assign(raw.bindings[0] ?? {}, { policies: [{ template: 'ec2-admin' }] }),
+      );
+
+      expect(configError(raw).message).toMatch(
+        /^bindings\[0\]\.policies\[0\]: template "ec2-admin" .*no such template/,
+      );
+    });
+
+    it('rejects a binding whose policies exceed the IAM inline size for a 100-character cluster name', () => {
+      // Prepare: each prefix grows by the cluster-name-free ARN; 120 prefixes of ~90 characters.
+      const prefixes = Array.from(
+        { length: 120 },
+        (_, i) => `team-${String(i).padStart(3, '0')}/${'s'.repeat(20)}`,
+      );
+      const raw = minimalWith((raw) =>
+        Object.assign(raw.bindings[0] ?? {}, {
+          policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: prefixes } }],
+        }),
+      );
+
+      // Act
+      const error = configError(raw);
+
+      // Assess
+      expect(error).toBeInstanceOf(TemplateError);
+      expect(error.message).toMatch(
+        /^bindings\[0\]\.policies: binding "app" renders \d+ characters .* over IAM's limit of 10240/,
+      );
+    });
+
+    it('accepts the same template twice in one binding (two buckets)', () => {
+      // Prepare
+      const raw = minimalWith((raw) =>
+        Object.assign(raw.bindings[0] ?? {}, {
+          policies: [
+            { template: 's3-prefix-access', params: { BucketName: 'bucket-one', Prefix: 'a' } },
+            { template: 's3-prefix-access', params: { BucketName: 'bucket-two', Prefix: 'b' } },
+          ],
+        }),
+      );
+
+      // Act + Assess
+      expect(parseReconcilerConfig(raw, CONTEXT).bindings[0]?.policies).toHaveLength(2);
+    });
+  });
+});
