@@ -144,18 +144,15 @@ export function formatReportTable(report: ReconcileReport): string {
     `Counts: created ${counts.created}, updated ${counts.updated}, deleted ${counts.deleted}, ` +
       `unchanged ${counts.unchanged}, skipped ${counts.skipped}, failed ${counts.failed}`,
   );
-  lines.push(
-    '',
-    ...table(
-      ['REGION', 'SCAN', 'CLUSTERS', 'ERROR'],
-      report.regions.map((region) => [
-        region.region,
-        region.status,
-        String(region.clusters),
-        region.error ?? '',
-      ]),
-    ),
-  );
+  if (report.regions.length > 0) {
+    const rows = report.regions.map((region) => [
+      region.region,
+      region.status,
+      String(region.clusters),
+      region.error ?? '',
+    ]);
+    lines.push('', ...table(['REGION', 'SCAN', 'CLUSTERS', 'ERROR'], rows));
+  }
 
   const calls = Object.entries(report.apiCalls);
   const total = calls.reduce((sum, [, count]) => sum + count, 0);
