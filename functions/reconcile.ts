@@ -30,7 +30,7 @@ export function createHandler(deps: ReconcileHandlerDeps) {
         { clients: deps.clients, logger },
         configForTrigger(deps.config, trigger),
       );
-      logger.info('reconcile finished', { report });
+      logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
       if (report.failed) throw new ReconcileFailedError(report);
       return {
         dryRun: report.dryRun,

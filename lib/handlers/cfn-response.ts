@@ -33,7 +33,8 @@ export class CfnResponseError extends IrsaReconcilerError {
  * first, then Data is dropped (its keys would be unusable half-sent) and the Reason says so.
  */
 export function buildResponseBody(target: CfnResponseTarget, outcome: CfnOutcome): string {
-  const reason = outcome.status === 'FAILED' ? outcome.reason?.trim() || 'Unknown error' : outcome.reason;
+  const oneLine = outcome.reason?.replace(/\s+/g, ' ').trim();
+  const reason = outcome.status === 'FAILED' ? oneLine || 'Unknown error' : oneLine;
   const render = (reasonText: string | undefined, data: Record<string, string> | undefined): string =>
     JSON.stringify({
       Status: outcome.status,

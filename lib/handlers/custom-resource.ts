@@ -51,7 +51,7 @@ export async function handleCustomResourceEvent(
       return { status: 'SUCCESS', physicalResourceId: event.PhysicalResourceId };
     }
     const report = await teardown(deps, teardownConfig(ctx, event.ResourceProperties));
-    ctx.logger.info('teardown finished', { report });
+    ctx.logger.debug('teardown results', { results: report.results });
     return hasFailedActions(report)
       ? failed(
           event.PhysicalResourceId,
@@ -72,7 +72,7 @@ export async function handleCustomResourceEvent(
     return failed(untouched, error.message);
   }
   const report = await reconcile(deps, config);
-  ctx.logger.info('reconcile finished', { report });
+  ctx.logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
   if (report.failed)
     return failed(physicalResourceId, `Reconcile finished with failures: ${describeFailures(report)}`);
   return { status: 'SUCCESS', physicalResourceId, data: reportData(report) };

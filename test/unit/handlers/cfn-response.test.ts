@@ -42,6 +42,18 @@ describe('buildResponseBody', () => {
     expect(body.Reason).toBe('Unknown error');
   });
 
+  it('puts a multi-line Reason on one line', () => {
+    const body = JSON.parse(
+      buildResponseBody(TARGET, {
+        status: 'FAILED',
+        physicalResourceId: 'p',
+        reason: 'SyntaxError: bad\n  Deserialization error',
+      }),
+    );
+
+    expect(body.Reason).toBe('SyntaxError: bad Deserialization error');
+  });
+
   it('sets NoEcho only when asked', () => {
     const plain = JSON.parse(buildResponseBody(TARGET, { status: 'SUCCESS', physicalResourceId: 'p' }));
     const hidden = JSON.parse(

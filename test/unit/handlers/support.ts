@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import type { CfnEvent } from '../../../lib/handlers/cfn-event';
@@ -127,4 +127,34 @@ export function report(overrides: Partial<ReconcileReport> = {}): ReconcileRepor
     failed: false,
     ...overrides,
   };
+}
+
+/** A loopback port nothing listens on: calls to it fail with ECONNREFUSED. */
+export async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const ORIGINAL_ENV = { ...process.env };
+
+/**
+ * Loads a module afresh with `env` in process.env, the way a Lambda cold start does. The variables stay
+ * set (the SDK reads credentials lazily) until restoreEnv(). The module gets its own copy of every
+ * import, so compare its errors by name.
+ */
+export function loadWithEnv<T>(load: () => T, env: Record<string, string>): T {
+  process.env = { ...ORIGINAL_ENV, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', ...env };
+  let loaded: T | undefined;
+  jest.isolateModules(() => {
+    loaded = load();
+  });
+  if (loaded === undefined) throw new Error('module did not load');
+  return loaded;
+}
+
+export function restoreEnv(): void {
+  process.env = { ...ORIGINAL_ENV };
 }

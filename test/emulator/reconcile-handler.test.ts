@@ -1,0 +1,153 @@
+import { createHandler } from '../../functions/reconcile';
+import { ReconcileFailedError } from '../../lib/handlers/errors';
+import { silentLogger } from '../../lib/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config';
+import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
+import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
+import { type MotoServer, startMotoServer } from '../support/moto-server';
+import {
+  captureLogs,
+  closedPort,
+  lambdaContext,
+  loadEvent,
+  loadWithEnv,
+  restoreEnv,
+} from '../unit/handlers/support';
+
+const RAW_CONFIG = JSON.parse(String(loadEvent('create').ResourceProperties.Config));
+const CONFIG = parseReconcilerConfig(RAW_CONFIG, { stage: 'uat', deploymentRegion: 'eu-west-1' });
+
+describe('the scheduled reconcile handler against the emulator', () => {
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMotoServer();
+  });
+  afterAll(async () => {
+    await moto.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    await createCluster(emulatorClients(moto.endpoint), 'eu-west-1', 'alpha');
+    await createCluster(emulatorClients(moto.endpoint), 'us-east-1', 'gamma');
+  });
+
+  async function ownedClusters(): Promise<string[]> {
+    const roles = await readAllRoles(emulatorClients(moto.endpoint), '/irsa-reconciler/uat/');
+    return Object.values(roles)
+      .filter((role) => role.tags[TAG_STAGE] === 'uat')
+      .map((role) => `${role.tags[TAG_REGION]}/${role.tags[TAG_CLUSTER]}`)
+      .sort();
+  }
+
+  it('reconciles every configured region and succeeds, then changes nothing on the next run', async () => {
+    // Prepare
+    const handler = createHandler({
+      clients: emulatorClients(moto.endpoint),
+      logger: silentLogger,
+      config: CONFIG,
+    });
+
+    // Act
+    const first = await handler(loadEvent('scheduled'), lambdaContext());
+    const second = await handler(loadEvent('scheduled'), lambdaContext());
+
+    // Assess
+    expect(first.counts).toMatchObject({ created: 2, failed: 0 });
+    expect(first.regions.map((region) => region.status)).toEqual(['complete', 'complete']);
+    expect(second.counts).toMatchObject({ created: 0, updated: 0, unchanged: 2 });
+    expect(await ownedClusters()).toEqual(['eu-west-1/alpha', 'us-east-1/gamma']);
+  });
+
+  it('applies what it can and then fails the invocation when a region is unreachable', async () => {
+    // Prepare
+    const clients = emulatorClients(moto.endpoint, {
+      eksEndpoints: { 'us-east-1': `http://127.0.0.1:${await closedPort()}` },
+      maxAttempts: 1,
+    });
+    const { logger, lines } = captureLogs();
+    const handler = createHandler({ clients, logger, config: CONFIG });
+
+    // Act
+    const outcome = handler(loadEvent('scheduled'), lambdaContext());
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(ReconcileFailedError);
+    await expect(outcome).rejects.toThrow(/region us-east-1 unknown/);
+    expect(await ownedClusters()).toEqual(['eu-west-1/alpha']);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'reconcile invocation failed',
+        classification: 'retryable',
+      }),
+    );
+  });
+
+  it('makes no write on a manual dry run', async () => {
+    const clients = emulatorClients(moto.endpoint);
+    const handler = createHandler({ clients, logger: silentLogger, config: CONFIG });
+
+    const summary = await handler({ dryRun: true }, lambdaContext());
+
+    expect(summary.dryRun).toBe(true);
+    expect(clients.calls.writes()).toBe(0);
+    expect(await ownedClusters()).toEqual([]);
+  });
+});
+
+describe('the reconcile handler built from the Lambda environment', () => {
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMotoServer();
+    await createCluster(emulatorClients(moto.endpoint), 'eu-west-1', 'alpha');
+  });
+  afterAll(async () => {
+    await moto.stop();
+  });
+  afterEach(() => {
+    restoreEnv();
+  });
+
+  const loadHandler = (env: Record<string, string>): typeof import('../../functions/reconcile').handler =>
+    loadWithEnv(() => require('../../functions/reconcile').handler, env);
+
+  it('reads STAGE, AWS_REGION, RECONCILER_CONFIG and AWS_ENDPOINT_URL once and reconciles', async () => {
+    const handler = loadHandler({
+      STAGE: 'uat',
+      AWS_REGION: 'eu-west-1',
+      RECONCILER_CONFIG: JSON.stringify({ ...RAW_CONFIG, regions: ['eu-west-1'] }),
+      AWS_ENDPOINT_URL: moto.endpoint,
+      LOG_LEVEL: 'ERROR',
+    });
+
+    const summary = await handler(loadEvent('scheduled'), lambdaContext());
+
+    expect(summary.counts.created).toBe(1);
+  });
+
+  it('fails every invocation with an error naming the variable when the environment is invalid', async () => {
+    // Prepare
+    const writes: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((line) => {
+      writes.push(String(line));
+      return true;
+    });
+    try {
+      const handler = loadHandler({
+        STAGE: 'uat',
+        AWS_REGION: 'eu-west-1',
+        RECONCILER_CONFIG: '{"bindings": 3}',
+      });
+
+      // Act
+      const outcome = handler(loadEvent('scheduled'), lambdaContext());
+
+      // Assess
+      await expect(outcome).rejects.toMatchObject({ name: 'ConfigError' });
+      await expect(outcome).rejects.toThrow(/^Invalid Lambda environment: RECONCILER_CONFIG: bindings: /);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(writes.join('')).toContain('invalid Lambda configuration');
+  });
+});
