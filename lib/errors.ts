@@ -45,6 +45,22 @@ export class NotOwnedError extends IrsaReconcilerError {
   }
 }
 
+/** A chart archive cannot be indexed (not a gzip tar, no Chart.yaml, invalid metadata, over a limit). */
+export class InvalidChartError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'InvalidChartError';
+  }
+}
+
+/** An existing index file is damaged or not a Helm index; it must never be silently replaced. */
+export class IndexFormatError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'IndexFormatError';
+  }
+}
+
 /** An AWS call failed; `retryable` follows the SDK's own classification of the error. */
 export class AwsCallError extends IrsaReconcilerError {
   readonly operation: string;

@@ -26,6 +26,8 @@ export interface IndexFile {
   entries: Record<string, ChartVersionEntry[]>;
   generated: string;
   serverInfo?: Record<string, unknown>;
+  /** Kept when present in an existing index (Helm writes it only when non-empty). */
+  publicKeys?: string[];
   annotations?: Record<string, string>;
 }
 
