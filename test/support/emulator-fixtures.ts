@@ -11,6 +11,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
+import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
 
 /**
@@ -158,7 +159,6 @@ export async function readAllRoles(admin: AwsClients, pathPrefix = '/'): Promise
     names.push(...(page.Roles ?? []).map((role) => role.RoleName ?? ''));
     marker = page.IsTruncated ? page.Marker : undefined;
   } while (marker);
-  const states: Record<string, RoleState> = {};
-  for (const name of names.sort()) states[name] = await readRoleState(admin, name);
-  return states;
+  const states = await mapWithConcurrency(names.sort(), 8, (name) => readRoleState(admin, name));
+  return Object.fromEntries(states.map((state) => [state.roleName, state]));
 }

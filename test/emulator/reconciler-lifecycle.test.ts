@@ -1,0 +1,132 @@
+import { CreateRoleCommand, DeleteRolePermissionsBoundaryCommand } from '@aws-sdk/client-iam';
+import type { AwsClients } from '../../lib/aws/clients';
+import { silentLogger } from '../../lib/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config';
+import { reconcile, teardown } from '../../lib/reconciler/reconcile';
+import type { ReconcilerConfig } from '../../lib/reconciler/types';
+import {
+  createCluster,
+  createForeignRole,
+  emulatorClients,
+  readAllRoles,
+} from '../support/emulator-fixtures';
+import { EMULATOR_ACCOUNT_ID, type MotoServer, startMotoServer } from '../support/moto-server';
+
+const BOUNDARY = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:policy/irsa-boundary`;
+const ROLE_PATH = '/irsa-reconciler/qa/';
+
+function config(overrides: Record<string, unknown> = {}): ReconcilerConfig {
+  return parseReconcilerConfig(
+    {
+      regions: ['eu-west-1'],
+      bindings: [
+        {
+          name: 'otel-collector',
+          namespace: 'observability',
+          serviceAccount: 'otel-collector',
+          policies: [{ template: 's3-prefix-access', params: { BucketName: 'telemetry', Prefix: 'otel' } }],
+        },
+      ],
+      ...overrides,
+    },
+    { stage: 'qa', deploymentRegion: 'eu-west-1' },
+  );
+}
+
+describe('the reconciler over a deployment lifecycle, against the emulator', () => {
+  let moto: MotoServer;
+  let admin: AwsClients;
+
+  beforeAll(async () => {
+    moto = await startMotoServer();
+  });
+  afterAll(async () => {
+    await moto.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    admin = emulatorClients(moto.endpoint);
+    await createCluster(admin, 'eu-west-1', 'alpha');
+    await createCluster(admin, 'eu-west-1', 'beta');
+  });
+
+  function deps() {
+    return { clients: emulatorClients(moto.endpoint), logger: silentLogger };
+  }
+
+  it('puts the permissions boundary on new roles, keeps it without writing, and restores it when removed', async () => {
+    // Prepare
+    const withBoundary = config({ permissionsBoundaryArn: BOUNDARY });
+    await reconcile(deps(), withBoundary);
+    const created = await readAllRoles(admin, ROLE_PATH);
+    const [first] = Object.keys(created);
+    if (!first) throw new Error('no role created');
+    const steady = deps();
+    await reconcile(steady, withBoundary);
+    await admin.iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: first }));
+    const repair = deps();
+
+    // Act
+    const report = await reconcile(repair, withBoundary);
+
+    // Assess
+    expect(Object.values(created).map((role) => role.permissionsBoundaryArn)).toEqual([BOUNDARY, BOUNDARY]);
+    expect(steady.clients.calls.writes()).toBe(0);
+    expect(repair.clients.calls.snapshot()).toMatchObject({ 'IAM:PutRolePermissionsBoundary': 1 });
+    expect(repair.clients.calls.writes()).toBe(1);
+    expect(report.counts).toMatchObject({ updated: 1, unchanged: 1 });
+    expect((await readAllRoles(admin, ROLE_PATH))[first]?.permissionsBoundaryArn).toBe(BOUNDARY);
+  });
+
+  it('reads every page of roles under the path, and leaves the unowned ones on later pages alone', async () => {
+    // Prepare: 105 unowned roles beside the 2 owned ones under the path: more than one page of 100.
+    for (let index = 0; index < 105; index++) {
+      await admin.iam.send(
+        new CreateRoleCommand({
+          RoleName: `unowned-${String(index).padStart(3, '0')}`,
+          Path: ROLE_PATH,
+          AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+        }),
+      );
+    }
+    await reconcile(deps(), config());
+    const before = await readAllRoles(admin, ROLE_PATH);
+    const second = deps();
+
+    // Act
+    const report = await reconcile(second, config());
+
+    // Assess
+    expect(Object.keys(before)).toHaveLength(107);
+    expect(second.clients.calls.snapshot()).toMatchObject({ 'IAM:ListRoles': 2, 'IAM:ListRoleTags': 107 });
+    expect(second.clients.calls.writes()).toBe(0);
+    expect(report.counts).toMatchObject({ unchanged: 2, created: 0 });
+    expect(await readAllRoles(admin, ROLE_PATH)).toEqual(before);
+  });
+
+  it('tears down every role the stage owns and nothing else, and a second teardown has nothing to do', async () => {
+    // Prepare
+    await reconcile(deps(), config());
+    await createForeignRole(admin, { name: 'irsa-kept', path: ROLE_PATH });
+    const otherStage = parseReconcilerConfig(
+      { regions: ['eu-west-1'], bindings: config().bindings },
+      { stage: 'prod', deploymentRegion: 'eu-west-1' },
+    );
+    await reconcile(deps(), otherStage);
+    const prodRoles = await readAllRoles(admin, '/irsa-reconciler/prod/');
+    const again = deps();
+
+    // Act
+    const report = await teardown(deps(), config());
+    const second = await teardown(again, config());
+
+    // Assess
+    expect(report.failed).toBe(false);
+    expect(report.counts).toMatchObject({ deleted: 2, failed: 0 });
+    expect(Object.keys(await readAllRoles(admin, ROLE_PATH))).toEqual(['irsa-kept']);
+    expect(await readAllRoles(admin, '/irsa-reconciler/prod/')).toEqual(prodRoles);
+    expect(Object.keys(prodRoles)).toHaveLength(2);
+    expect(second.results).toEqual([]);
+    expect(again.clients.calls.writes()).toBe(0);
+  });
+});
