@@ -1,4 +1,4 @@
-import type { S3Event, S3EventRecord } from 'aws-lambda';
+import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
 import batch from '../../fixtures/events/s3/batch.json';
 import createdEncoded from '../../fixtures/events/s3/object-created-encoded-key.json';
 import createdPut from '../../fixtures/events/s3/object-created-put.json';
@@ -50,4 +50,22 @@ export function s3Event(specs: RecordSpec[]): S3Event {
     return template;
   });
   return { Records };
+}
+
+/** A Lambda context for invoking handlers in tests. */
+export function lambdaContext(requestId = 'test-request'): Context {
+  return {
+    awsRequestId: requestId,
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'irsa-reconciler-uat-reindex',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:irsa-reconciler-uat-reindex',
+    memoryLimitInMB: '512',
+    logGroupName: '/aws/lambda/irsa-reconciler-uat-reindex',
+    logStreamName: '2026/11/22/[$LATEST]0123456789abcdef',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
 }
