@@ -1,0 +1,552 @@
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { InvalidChartError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../errors';
+import { type Logger, silentLogger } from '../logger';
+import { mapWithConcurrency } from '../util/concurrency';
+import { type ChartReadLimits, readChartArchive } from './chart';
+import type { IndexerConfig } from './config';
+import {
+  applyChanges,
+  chartEntry,
+  chartUrl,
+  emptyIndex,
+  type ResolvedChange,
+  serializeIndex,
+} from './index-file';
+import {
+  backupIndex,
+  type ConditionalWriteOptions,
+  type IndexLocation,
+  type StoredIndex,
+  updateIndex,
+} from './index-store';
+import { type ChartKeyNotice, type IgnoredRecord, parseS3Event, selectChartKeys } from './s3-events';
+import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
+
+/**
+ * Keeps index.yaml equal to the charts in the bucket. Level-based: an event only names keys; each key
+ * is looked at as it is now (a "created" key that is gone is removed, a "removed" key that is back is
+ * indexed), the index is changed in one conditional write, and the keys are looked at again after the
+ * write so that a chart replaced or deleted while we worked is not left stale.
+ */
+
+/** Counters as CloudWatch metrics. */
+export interface MetricsSink {
+  count(name: string, value: number): void;
+}
+
+export interface ReindexDeps {
+  s3: S3Client;
+  config: IndexerConfig;
+  logger?: Logger;
+  metrics?: MetricsSink;
+  readLimits?: ChartReadLimits;
+  now?: () => Date;
+  /** Backoff jitter source and sleep, injectable for tests. */
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface InvalidChart {
+  key: string;
+  reason: string;
+}
+
+export interface IncrementalSummary {
+  mode: 'incremental';
+  outcome: 'none' | 'created' | 'updated';
+  /** Keys found present and indexed (or already indexed with the same digest). */
+  indexed: string[];
+  /** Keys found absent: their entries are dropped. */
+  removed: string[];
+  invalid: InvalidChart[];
+  ignored: IgnoredRecord[];
+  /** The index did not exist: it was built from a listing of the prefix. */
+  bootstrapped: boolean;
+  writes: number;
+  conflicts: number;
+  durationMs: number;
+}
+
+export interface IndexDiff {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+export interface RebuildOptions {
+  /** Replace an unreadable index (after copying it to `<indexKey>.bak-<timestamp>`). */
+  force?: boolean;
+  /** Compute the index and the difference, write nothing. */
+  dryRun?: boolean;
+}
+
+export interface RebuildSummary {
+  mode: 'rebuild';
+  outcome: 'none' | 'created' | 'updated' | 'planned';
+  /** Chart versions in the rebuilt index. */
+  charts: number;
+  invalid: InvalidChart[];
+  /** Archives left out because another key holds the same name and version. */
+  duplicates: InvalidChart[];
+  changes: IndexDiff;
+  backupKey?: string;
+  conflicts: number;
+  durationMs: number;
+  /** The index text, in a dry run. */
+  index?: string;
+}
+
+/** Rounds of "write, then look again" before giving up on keys that keep changing. */
+const MAX_SETTLE_ROUNDS = 3;
+
+type Observation =
+  | { state: 'present'; key: string; etag: string; archive: ChartArchive; lastModified: Date }
+  | { state: 'absent'; key: string }
+  | { state: 'invalid'; key: string; etag: string; reason: string };
+
+/** One invocation: injected dependencies with defaults, and the invalid charts seen so far. */
+class Run {
+  readonly logger: Logger;
+  readonly now: () => Date;
+  readonly location: IndexLocation;
+  readonly invalid = new Map<string, string>();
+  readonly started: number;
+
+  constructor(readonly deps: ReindexDeps) {
+    this.logger = deps.logger ?? silentLogger;
+    this.now = deps.now ?? (() => new Date());
+    this.location = { bucket: deps.config.bucket, key: deps.config.indexKey };
+    this.started = this.now().getTime();
+  }
+
+  writeOptions(): ConditionalWriteOptions {
+    return {
+      maxAttempts: this.deps.config.maxAttempts,
+      logger: this.logger,
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+      ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
+    };
+  }
+
+  url(key: string): string {
+    const { indexKey, baseUrl } = this.deps.config;
+    return chartUrl(key, baseUrl === undefined ? { indexKey } : { indexKey, baseUrl });
+  }
+
+  /** GET the object and read the chart from the stream; 404 means absent. */
+  async observe(key: string): Promise<Observation> {
+    const { bucket } = this.deps.config;
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      if (isNotFound(error)) return { state: 'absent', key };
+      throw toAwsCallError('S3:GetObject', error);
+    }
+    const body = response.Body as
+      | (AsyncIterable<Uint8Array> & Partial<Pick<Readable, 'destroy'>>)
+      | undefined;
+    const etag = response.ETag ?? '';
+    if (!body) throw toAwsCallError('S3:GetObject', new Error(`no body for s3://${bucket}/${key}`));
+    try {
+      const archive = await readChartArchive(body, this.deps.readLimits);
+      return { state: 'present', key, etag, archive, lastModified: response.LastModified ?? this.now() };
+    } catch (error) {
+      if (!(error instanceof InvalidChartError)) throw error;
+      this.reportInvalid(key, error.message);
+      return { state: 'invalid', key, etag, reason: error.message };
+    } finally {
+      body.destroy?.();
+    }
+  }
+
+  /** HEAD: the current ETag, or undefined when the key is absent. */
+  async head(key: string): Promise<string | undefined> {
+    try {
+      const response = await this.deps.s3.send(
+        new HeadObjectCommand({ Bucket: this.deps.config.bucket, Key: key }),
+      );
+      return response.ETag ?? '';
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw toAwsCallError('S3:HeadObject', error);
+    }
+  }
+
+  reportInvalid(key: string, reason: string): void {
+    if (this.invalid.has(key)) return;
+    this.invalid.set(key, reason);
+    this.logger.error('chart left out of the index', { key, reason });
+  }
+
+  invalidCharts(): InvalidChart[] {
+    return [...this.invalid].map(([key, reason]) => ({ key, reason }));
+  }
+
+  finish(conflicts: number): number {
+    if (this.invalid.size > 0) this.deps.metrics?.count('InvalidCharts', this.invalid.size);
+    if (conflicts > 0) this.deps.metrics?.count('IndexWriteConflicts', conflicts);
+    return this.now().getTime() - this.started;
+  }
+}
+
+/** Applies one S3 notification event (any number of records) to the index in one write. */
+export async function handleS3Event(deps: ReindexDeps, event: unknown): Promise<IncrementalSummary> {
+  const run = new Run(deps);
+  const records = parseS3Event(event);
+  const { notices, ignored } = selectChartKeys(records, deps.config);
+  for (const record of ignored) run.logger.debug('record ignored', { ...record });
+  const summary: IncrementalSummary = {
+    mode: 'incremental',
+    outcome: 'none',
+    indexed: [],
+    removed: [],
+    invalid: [],
+    ignored,
+    bootstrapped: false,
+    writes: 0,
+    conflicts: 0,
+    durationMs: 0,
+  };
+  if (notices.length === 0) {
+    summary.durationMs = run.finish(0);
+    return summary;
+  }
+
+  // Charts are read once here, not per write attempt; only keys that change again are re-read.
+  const observations = new Map<string, Observation>();
+  const observed = await mapWithConcurrency(notices, deps.config.concurrency, (notice) =>
+    observeNotice(run, notice),
+  );
+  for (const observation of observed) observations.set(observation.key, observation);
+  const bucketState = new BucketState(run);
+
+  for (let round = 1; ; round++) {
+    const result = await updateIndex(
+      deps.s3,
+      run.location,
+      async (current) => {
+        if (current.state === 'unreadable') throw current.error;
+        if (current.state === 'absent') {
+          summary.bootstrapped = true;
+          bucketState.seed(observations.values());
+          const built = await bucketState.build(undefined);
+          return Object.keys(built.index.entries).length > 0 ? built.index : undefined;
+        }
+        return applyObservations(run, current.index, [...observations.values()]);
+      },
+      run.writeOptions(),
+    );
+    summary.conflicts += result.conflicts;
+    if (result.outcome !== 'none') {
+      summary.writes++;
+      summary.outcome = summary.outcome === 'created' ? 'created' : result.outcome;
+    }
+    if (result.outcome === 'none') break;
+    const moved = await changedSinceObserved(run, [...observations.values()]);
+    if (moved.length === 0) break;
+    if (round === MAX_SETTLE_ROUNDS) {
+      throw new IrsaReconcilerError(
+        `charts kept changing while the index was written (${moved.join(', ')}); retry the event`,
+        { retryable: true },
+      );
+    }
+    run.logger.info('charts changed while the index was written; applying their new state', { keys: moved });
+    for (const observation of await mapWithConcurrency(moved, deps.config.concurrency, (key) =>
+      run.observe(key),
+    )) {
+      observations.set(observation.key, observation);
+    }
+  }
+
+  for (const observation of observations.values()) {
+    if (observation.state === 'present') summary.indexed.push(observation.key);
+    if (observation.state === 'absent') summary.removed.push(observation.key);
+  }
+  summary.invalid = run.invalidCharts();
+  summary.durationMs = run.finish(summary.conflicts);
+  run.logger.info('index update finished', { ...summary, ignored: ignored.length });
+  return summary;
+}
+
+/** A removed record is believed only if the object is really gone; a created one is read (404 = gone). */
+async function observeNotice(run: Run, notice: ChartKeyNotice): Promise<Observation> {
+  if (notice.kind === 'removed') {
+    const etag = await run.head(notice.key);
+    if (etag === undefined) return { state: 'absent', key: notice.key };
+    run.logger.info('object of a remove event exists again; indexing its current content', {
+      key: notice.key,
+      eventName: notice.eventName,
+    });
+  }
+  return run.observe(notice.key);
+}
+
+/** Keys whose object is no longer what was written into the index. */
+async function changedSinceObserved(run: Run, observations: Observation[]): Promise<string[]> {
+  const checked = await mapWithConcurrency(
+    observations.filter((observation) => observation.state !== 'invalid'),
+    run.deps.config.concurrency,
+    async (observation) => {
+      const etag = await run.head(observation.key);
+      const same = observation.state === 'present' ? etag === observation.etag : etag === undefined;
+      return same ? undefined : observation.key;
+    },
+  );
+  return checked.filter((key): key is string => key !== undefined);
+}
+
+/** The index with the observed keys applied, or undefined when it already says all of it. */
+function applyObservations(run: Run, index: IndexFile, observations: Observation[]): IndexFile | undefined {
+  const changes: ResolvedChange[] = [];
+  for (const observation of observations) {
+    if (observation.state === 'invalid') continue;
+    const url = run.url(observation.key);
+    if (observation.state === 'absent') {
+      changes.push({ kind: 'remove', url });
+      continue;
+    }
+    const { name, version } = observation.archive.metadata;
+    const atUrl = entriesAt(index, url);
+    // The key used to hold another chart version: that entry goes, the new one comes.
+    if (atUrl.some((entry) => entry.name !== name || entry.version !== version)) {
+      changes.push({ kind: 'remove', url });
+    }
+    const sameVersion = index.entries[name]?.find((entry) => entry.version === version);
+    if (sameVersion && sameVersion.urls[0] !== url) {
+      run.logger.warn('chart version published under another key replaces the indexed one', {
+        key: observation.key,
+        chart: `${name}@${version}`,
+        previousUrl: sameVersion.urls[0],
+      });
+    }
+    changes.push({
+      kind: 'upsert',
+      entry: chartEntry(observation.archive, url, observation.lastModified),
+    });
+  }
+  const result = applyChanges(index, changes, run.now());
+  return result.changed ? result.index : undefined;
+}
+
+function entriesAt(index: IndexFile, url: string): ChartVersionEntry[] {
+  return Object.values(index.entries).flatMap((versions) =>
+    versions.filter((entry) => entry.urls[0] === url),
+  );
+}
+
+interface ListedObject {
+  key: string;
+  etag: string;
+}
+
+/**
+ * The charts under the prefix, read with bounded concurrency and cached by key and ETag, so a retried
+ * build only reads what changed since the last listing.
+ */
+class BucketState {
+  private readonly cache = new Map<string, Observation & { state: 'present' | 'invalid' }>();
+  duplicates: InvalidChart[] = [];
+  charts = 0;
+
+  constructor(private readonly run: Run) {}
+
+  seed(observations: Iterable<Observation>): void {
+    for (const observation of observations) {
+      if (observation.state !== 'absent') this.cache.set(observation.key, observation);
+    }
+  }
+
+  async list(): Promise<ListedObject[]> {
+    const { s3, config } = this.run.deps;
+    const listed: ListedObject[] = [];
+    try {
+      for await (const page of paginateListObjectsV2(
+        { client: s3 },
+        { Bucket: config.bucket, Prefix: config.prefix },
+      )) {
+        for (const object of page.Contents ?? []) {
+          const key = object.Key;
+          if (key === undefined || key === config.indexKey || !key.endsWith('.tgz')) continue;
+          listed.push({ key, etag: object.ETag ?? '' });
+        }
+      }
+    } catch (error) {
+      throw toAwsCallError('S3:ListObjectsV2', error);
+    }
+    return listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** A fresh index of every chart listed now; `created` is kept for entries already indexed with the same digest. */
+  async build(previous: IndexFile | undefined): Promise<{ index: IndexFile }> {
+    const run = this.run;
+    const listed = await this.list();
+    const observations = await mapWithConcurrency(listed, run.deps.config.concurrency, async (item) => {
+      const cached = this.cache.get(item.key);
+      if (cached && cached.etag === item.etag) return cached;
+      const observation = await run.observe(item.key);
+      if (observation.state !== 'absent') this.cache.set(item.key, observation);
+      return observation;
+    });
+    const created = new Map<string, string>();
+    for (const versions of Object.values(previous?.entries ?? {})) {
+      for (const entry of versions)
+        created.set(versionKey(entry.name, entry.version, entry.digest), entry.created);
+    }
+    const seen = new Map<string, string>();
+    const changes: ResolvedChange[] = [];
+    this.duplicates = [];
+    for (const observation of observations) {
+      if (observation.state !== 'present') continue;
+      const { name, version } = observation.archive.metadata;
+      const holder = seen.get(`${name}@${version}`);
+      if (holder !== undefined) {
+        const reason = `${name}@${version} is already published as ${holder}`;
+        this.duplicates.push({ key: observation.key, reason });
+        run.logger.warn('duplicate chart version left out of the index', { key: observation.key, reason });
+        continue;
+      }
+      seen.set(`${name}@${version}`, observation.key);
+      const since =
+        created.get(versionKey(name, version, observation.archive.digest)) ?? observation.lastModified;
+      changes.push({
+        kind: 'upsert',
+        entry: chartEntry(observation.archive, run.url(observation.key), since),
+      });
+    }
+    this.charts = changes.length;
+    const fresh = applyChanges(emptyIndex(run.now()), changes, run.now()).index;
+    return {
+      index: {
+        ...fresh,
+        ...(previous?.serverInfo ? { serverInfo: previous.serverInfo } : {}),
+        ...(previous?.annotations ? { annotations: previous.annotations } : {}),
+      },
+    };
+  }
+}
+
+function versionKey(name: string, version: string, digest: string): string {
+  return `${name}\u0000${version}\u0000${digest}`;
+}
+
+/**
+ * Lists the prefix and rebuilds the index from every chart. Refuses to replace an unreadable index
+ * unless forced (and then keeps a backup copy); writes nothing when the result equals the index.
+ */
+export async function rebuildIndex(deps: ReindexDeps, options: RebuildOptions = {}): Promise<RebuildSummary> {
+  const run = new Run(deps);
+  const state = new BucketState(run);
+  const backedUp = new Set<string>();
+  let backupKey: string | undefined;
+  let planned: { index: IndexFile; changes: IndexDiff } | undefined;
+  let changes: IndexDiff = { added: [], removed: [], changed: [] };
+
+  const result = await updateIndex(
+    deps.s3,
+    run.location,
+    async (current: StoredIndex) => {
+      if (current.state === 'unreadable') {
+        if (!options.force) {
+          throw current.error;
+        }
+        if (!options.dryRun && !backedUp.has(current.etag)) {
+          backupKey = await backupIndex(deps.s3, run.location, run.now());
+          backedUp.add(current.etag);
+          run.logger.warn('unreadable index backed up before it is replaced', { backupKey });
+        }
+      }
+      const previous = current.state === 'readable' ? current.index : undefined;
+      const { index } = await state.build(previous);
+      changes = diffIndexes(previous, index);
+      const unchanged = current.state === 'readable' && sameContent(current.index, index);
+      if (options.dryRun) {
+        planned = { index, changes };
+        return undefined;
+      }
+      return unchanged ? undefined : index;
+    },
+    run.writeOptions(),
+  );
+
+  const summary: RebuildSummary = {
+    mode: 'rebuild',
+    outcome: options.dryRun ? 'planned' : result.outcome,
+    charts: state.charts,
+    invalid: run.invalidCharts(),
+    duplicates: state.duplicates,
+    changes,
+    ...(backupKey ? { backupKey } : {}),
+    conflicts: result.conflicts,
+    durationMs: run.finish(result.conflicts),
+    ...(planned ? { index: serializeIndex(planned.index) } : {}),
+  };
+  run.logger.info('index rebuild finished', { ...summary, index: undefined });
+  return summary;
+}
+
+/** Chart versions added, removed, or with another digest or URL, as `name@version`. */
+export function diffIndexes(before: IndexFile | undefined, after: IndexFile): IndexDiff {
+  const flatten = (index: IndexFile | undefined): Map<string, ChartVersionEntry> =>
+    new Map(
+      Object.values(index?.entries ?? {}).flatMap((versions) =>
+        versions.map((entry) => [`${entry.name}@${entry.version}`, entry] as const),
+      ),
+    );
+  const old = flatten(before);
+  const next = flatten(after);
+  const diff: IndexDiff = { added: [], removed: [], changed: [] };
+  for (const [id, entry] of next) {
+    const was = old.get(id);
+    if (!was) diff.added.push(id);
+    else if (was.digest !== entry.digest || was.urls[0] !== entry.urls[0]) diff.changed.push(id);
+  }
+  for (const id of old.keys()) if (!next.has(id)) diff.removed.push(id);
+  return diff;
+}
+
+/** Equal apart from `generated`: entries, their order and times, serverInfo and annotations. */
+function sameContent(a: IndexFile, b: IndexFile): boolean {
+  return serializeIndex({ ...a, generated: '' }) === serializeIndex({ ...b, generated: '' });
+}
+
+/**
+ * CloudWatch embedded metric format: one JSON log line per metric, turned into a metric by CloudWatch
+ * Logs (no SDK call, no extra latency).
+ */
+export function emfMetrics(options: {
+  namespace?: string;
+  dimensions?: Record<string, string>;
+  write?: (line: string) => void;
+  now?: () => Date;
+}): MetricsSink {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const dimensions = options.dimensions ?? {};
+  return {
+    count(name, value) {
+      write(
+        JSON.stringify({
+          _aws: {
+            Timestamp: (options.now?.() ?? new Date()).getTime(),
+            CloudWatchMetrics: [
+              {
+                Namespace: options.namespace ?? 'IrsaReconciler/HelmRepository',
+                Dimensions: [Object.keys(dimensions)],
+                Metrics: [{ Name: name, Unit: 'Count' }],
+              },
+            ],
+          },
+          ...dimensions,
+          [name]: value,
+        }),
+      );
+    },
+  };
+}
