@@ -16,6 +16,7 @@ import {
   describeError,
   IrsaReconcilerError,
   isNotFound,
+  isRetryableAwsError,
   NotOwnedError,
   toAwsCallError,
 } from '../errors';
@@ -30,6 +31,7 @@ import {
   type DesiredOidcProvider,
   type DesiredRole,
   type Plan,
+  type PolicyDocument,
   type ReconcilerConfig,
   TAG_MANAGED_BY,
   TAG_MANAGED_BY_VALUE,
@@ -51,6 +53,24 @@ const ORDER: Record<RoleAction['kind'], number> = {
   'no-op': 7,
 };
 
+export interface ApplyOptions {
+  /**
+   * Waits before retrying a CreateRole that IAM rejects because the OIDC provider its trust policy
+   * names was created moments ago in this run (IAM is eventually consistent). Default 2 s, 4 s, 8 s.
+   */
+  providerPropagationDelaysMs?: readonly number[];
+}
+
+interface ApplyContext {
+  deps: ReconcilerDeps;
+  config: ReconcilerConfig;
+  /** Providers created by this run: a role trusting one may have to wait for it to propagate. */
+  newProviders: ReadonlySet<string>;
+  /** Providers whose creation failed, with the error: their roles are not attempted. */
+  failedProviders: ReadonlyMap<string, string>;
+  propagationDelaysMs: readonly number[];
+}
+
 /**
  * Executes exactly the plan. OIDC providers are created first; then every role's actions run in
  * order, roles in parallel (at most `concurrency` at once). A failed action stops the rest of its
@@ -61,20 +81,30 @@ export async function apply(
   deps: ReconcilerDeps,
   plan: Plan,
   config: ReconcilerConfig,
+  options: ApplyOptions = {},
 ): Promise<ActionResult[]> {
+  const results = new Map<Action, ActionOutcome>();
   const providerActions = plan.actions.filter(
     (action): action is ProviderAction => action.kind === 'create-oidc-provider',
   );
-  const providerResults = await mapSettled(providerActions, config.concurrency, (action) =>
+  const created = await mapSettled(providerActions, config.concurrency, (action) =>
     createOidcProvider(deps, action.provider, config),
   );
-  const results = new Map<Action, ActionOutcome>();
+  const newProviders = new Set<string>();
   const failedProviders = new Map<string, string>();
   providerActions.forEach((action, index) => {
-    const outcome = toOutcome(providerResults[index]);
+    const outcome = toOutcome(created[index]);
     results.set(action, outcome);
     if (outcome.status === 'failed') failedProviders.set(action.provider.arn, outcome.error);
+    else newProviders.add(action.provider.arn);
   });
+  const context: ApplyContext = {
+    deps,
+    config,
+    newProviders,
+    failedProviders,
+    propagationDelaysMs: options.providerPropagationDelaysMs ?? [2_000, 4_000, 8_000],
+  };
 
   const byRole = new Map<string, RoleAction[]>();
   for (const action of plan.actions) {
@@ -83,39 +113,7 @@ export async function apply(
     byRole.set(name, [...(byRole.get(name) ?? []), action]);
   }
   await mapSettled([...byRole.values()], config.concurrency, async (actions) => {
-    const ordered = [...actions].sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
-    let blocker: { error: string; retryable: boolean } | undefined;
-    for (const action of ordered) {
-      if (blocker) {
-        results.set(action, {
-          status: 'failed',
-          error: `not attempted: ${blocker.error}`,
-          retryable: blocker.retryable,
-        });
-        continue;
-      }
-      const providerError =
-        action.kind === 'create' ? failedProviders.get(action.role.oidcProviderArn) : undefined;
-      const outcome: ActionOutcome = providerError
-        ? {
-            status: 'failed',
-            error: `its OIDC provider could not be created: ${providerError}`,
-            retryable: true,
-          }
-        : toOutcome(await settle(() => applyRoleAction(deps, action, ordered, config)));
-      results.set(action, outcome);
-      if (outcome.status === 'failed') {
-        blocker = {
-          error: `${action.kind} of role ${roleNameOf(action)} failed`,
-          retryable: outcome.retryable,
-        };
-        deps.logger.warn('action failed', {
-          action: action.kind,
-          role: roleNameOf(action),
-          error: outcome.error,
-        });
-      }
-    }
+    for (const [action, outcome] of await applyRole(context, actions)) results.set(action, outcome);
   });
 
   return plan.actions.map((action) => ({
@@ -126,6 +124,45 @@ export async function apply(
       retryable: false,
     },
   }));
+}
+
+/** One role's actions in their fixed order; after a failure the rest are reported, not attempted. */
+async function applyRole(
+  context: ApplyContext,
+  actions: readonly RoleAction[],
+): Promise<[Action, ActionOutcome][]> {
+  const ordered = [...actions].sort((a, b) => ORDER[a.kind] - ORDER[b.kind]);
+  const outcomes: [Action, ActionOutcome][] = [];
+  let blocker: { error: string; retryable: boolean } | undefined;
+  for (const action of ordered) {
+    const providerError =
+      action.kind === 'create' ? context.failedProviders.get(action.role.oidcProviderArn) : undefined;
+    let outcome: ActionOutcome;
+    if (blocker) {
+      outcome = { status: 'failed', error: `not attempted: ${blocker.error}`, retryable: blocker.retryable };
+    } else if (providerError) {
+      outcome = {
+        status: 'failed',
+        error: `its OIDC provider could not be created: ${providerError}`,
+        retryable: true,
+      };
+    } else {
+      outcome = toOutcome(await settle(() => applyRoleAction(context, action, ordered)));
+    }
+    outcomes.push([action, outcome]);
+    if (outcome.status === 'failed' && !blocker) {
+      blocker = {
+        error: `${action.kind} of role ${roleNameOf(action)} failed`,
+        retryable: outcome.retryable,
+      };
+      context.deps.logger.warn('action failed', {
+        action: action.kind,
+        role: roleNameOf(action),
+        error: outcome.error,
+      });
+    }
+  }
+  return outcomes;
 }
 
 export function roleNameOf(action: RoleAction): string {
@@ -142,9 +179,8 @@ async function settle<T>(fn: () => Promise<T>): Promise<PromiseSettledResult<T>>
 
 function toOutcome(result: PromiseSettledResult<unknown> | undefined): ActionOutcome {
   if (result?.status === 'fulfilled') return { status: 'succeeded' };
-  const error = result?.reason ?? new Error('not executed');
-  const wrapped = toAwsCallError('apply', error);
-  return { status: 'failed', error: describeError(error), retryable: wrapped.retryable };
+  const error: unknown = result?.reason ?? new Error('not executed');
+  return { status: 'failed', error: describeError(error), retryable: isRetryableAwsError(error) };
 }
 
 async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -194,15 +230,14 @@ async function createOidcProvider(
 }
 
 async function applyRoleAction(
-  deps: ReconcilerDeps,
+  context: ApplyContext,
   action: RoleAction,
   roleActions: readonly RoleAction[],
-  config: ReconcilerConfig,
 ): Promise<void> {
-  const { iam } = deps.clients;
+  const { iam } = context.deps.clients;
   switch (action.kind) {
     case 'create':
-      return createRole(deps, action.role, roleActions, config);
+      return createRole(context, action.role, roleActions);
     case 'update-trust':
       await call(`IAM UpdateAssumeRolePolicy ${action.roleName}`, () =>
         iam.send(
@@ -214,16 +249,7 @@ async function applyRoleAction(
       );
       return;
     case 'put-policy':
-      await call(`IAM PutRolePolicy ${action.roleName}/${action.policyName}`, () =>
-        iam.send(
-          new PutRolePolicyCommand({
-            RoleName: action.roleName,
-            PolicyName: action.policyName,
-            PolicyDocument: JSON.stringify(action.document),
-          }),
-        ),
-      );
-      return;
+      return putPolicy(context.deps, action.roleName, action.policyName, action.document);
     case 'delete-policy':
       return removing(`IAM DeleteRolePolicy ${action.roleName}/${action.policyName}`, () =>
         iam.send(new DeleteRolePolicyCommand({ RoleName: action.roleName, PolicyName: action.policyName })),
@@ -249,57 +275,78 @@ async function applyRoleAction(
       );
       return;
     case 'delete':
-      return deleteRole(deps, action.roleName, config);
+      return deleteRole(context.deps, action.roleName, context.config);
     case 'no-op':
       return;
   }
 }
 
+async function putPolicy(
+  deps: ReconcilerDeps,
+  roleName: string,
+  policyName: string,
+  document: PolicyDocument,
+): Promise<void> {
+  await call(`IAM PutRolePolicy ${roleName}/${policyName}`, () =>
+    deps.clients.iam.send(
+      new PutRolePolicyCommand({
+        RoleName: roleName,
+        PolicyName: policyName,
+        PolicyDocument: JSON.stringify(document),
+      }),
+    ),
+  );
+}
+
 /**
  * CreateRole with the trust policy, tags and boundary, then the inline policies the plan does not
  * put itself. If the name is taken, the existing role is re-read: ours (a retried create whose first
- * attempt went through) → carry on; anyone else's → a terminal NotOwnedError.
+ * attempt went through) → carry on; anyone else's → a terminal NotOwnedError. A trust policy naming
+ * an OIDC provider created moments ago may be refused until IAM has propagated it: retried a few times.
  */
 async function createRole(
-  deps: ReconcilerDeps,
+  context: ApplyContext,
   role: DesiredRole,
   roleActions: readonly RoleAction[],
-  config: ReconcilerConfig,
 ): Promise<void> {
-  const { iam } = deps.clients;
-  try {
-    await iam.send(
-      new CreateRoleCommand({
-        RoleName: role.roleName,
-        Path: role.path,
-        AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
-        Description: role.description,
-        Tags: toTagList(role.tags),
-        ...(role.permissionsBoundaryArn ? { PermissionsBoundary: role.permissionsBoundaryArn } : {}),
-      }),
-    );
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw toAwsCallError(`IAM CreateRole ${role.roleName}`, error);
-    if (!(await assertOwned(deps, role.roleName, config, 'create'))) {
-      throw new IrsaReconcilerError(`role ${role.roleName} was deleted while being created`, {
-        retryable: true,
-      });
+  const { deps, config } = context;
+  const request = new CreateRoleCommand({
+    RoleName: role.roleName,
+    Path: role.path,
+    AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
+    Description: role.description,
+    Tags: toTagList(role.tags),
+    ...(role.permissionsBoundaryArn ? { PermissionsBoundary: role.permissionsBoundaryArn } : {}),
+  });
+  const waits = context.newProviders.has(role.oidcProviderArn) ? [...context.propagationDelaysMs] : [];
+  for (;;) {
+    try {
+      await deps.clients.iam.send(request);
+      break;
+    } catch (error) {
+      const wait = isMalformedPolicy(error) ? waits.shift() : undefined;
+      if (wait !== undefined) {
+        deps.logger.info('trust policy refused right after creating its OIDC provider; retrying', {
+          role: role.roleName,
+          waitMs: wait,
+        });
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        continue;
+      }
+      if (!isAlreadyExists(error)) throw toAwsCallError(`IAM CreateRole ${role.roleName}`, error);
+      if (!(await assertOwned(deps, role.roleName, config, 'create'))) {
+        throw new IrsaReconcilerError(`role ${role.roleName} was deleted while being created`, {
+          retryable: true,
+        });
+      }
+      break;
     }
   }
   const putByPlan = new Set(
     roleActions.flatMap((action) => (action.kind === 'put-policy' ? [action.policyName] : [])),
   );
   for (const [policyName, document] of Object.entries(role.inlinePolicies)) {
-    if (putByPlan.has(policyName)) continue;
-    await call(`IAM PutRolePolicy ${role.roleName}/${policyName}`, () =>
-      iam.send(
-        new PutRolePolicyCommand({
-          RoleName: role.roleName,
-          PolicyName: policyName,
-          PolicyDocument: JSON.stringify(document),
-        }),
-      ),
-    );
+    if (!putByPlan.has(policyName)) await putPolicy(deps, role.roleName, policyName, document);
   }
 }
 
@@ -375,6 +422,11 @@ async function assertOwned(
 function isAlreadyExists(error: unknown): boolean {
   const code = awsErrorCode(error);
   return code === 'EntityAlreadyExists' || code === 'EntityAlreadyExistsException';
+}
+
+function isMalformedPolicy(error: unknown): boolean {
+  const code = awsErrorCode(error);
+  return code === 'MalformedPolicyDocument' || code === 'MalformedPolicyDocumentException';
 }
 
 function toTagList(tags: Record<string, string>): { Key: string; Value: string }[] {

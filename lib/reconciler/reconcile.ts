@@ -5,7 +5,7 @@ import { desiredState } from './desired';
 import { discover, discoverAccount } from './discovery';
 import { observe } from './observe';
 import { plan, teardownPlan } from './plan';
-import { computeCounts } from './report';
+import { computeCounts, targetOf } from './report';
 import type {
   AccountInfo,
   ActionResult,
@@ -14,6 +14,9 @@ import type {
   ReconcilerConfig,
   RegionReport,
 } from './types';
+
+/** Changes listed in the summary log line; the report itself always has all of them. */
+const MAX_LOGGED_CHANGES = 100;
 
 export interface ReconcilerDeps {
   clients: AwsClients;
@@ -92,19 +95,24 @@ function finish(
     apiCalls: callsSince(run.before, deps.clients.calls.snapshot()),
     failed: run.regions.some((region) => region.status === 'unknown') || counts.failed > 0,
   };
-  const failures = run.results.flatMap(({ action, outcome }) =>
-    outcome.status === 'failed'
-      ? [{ action: action.kind, error: outcome.error, retryable: outcome.retryable }]
-      : [],
-  );
+  // Every change (not the no-ops), capped so one log line stays readable: an audit trail in CloudWatch.
+  const changes = run.results
+    .filter(({ action }) => action.kind !== 'no-op')
+    .map(({ action, outcome }) => ({
+      action: action.kind,
+      target: targetOf(action),
+      outcome: outcome.status,
+      ...(outcome.status === 'failed' ? { error: outcome.error, retryable: outcome.retryable } : {}),
+    }));
   const summary = {
     operation,
     dryRun: report.dryRun,
     counts,
-    regions: report.regions.map(({ region, status, clusters }) => ({ region, status, clusters })),
+    regions: report.regions,
     apiCalls: Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
     ...(report.pruneBlocked ? { pruneBlocked: report.pruneBlocked } : {}),
-    ...(failures.length > 0 ? { failures } : {}),
+    ...(changes.length > 0 ? { changes: changes.slice(0, MAX_LOGGED_CHANGES) } : {}),
+    ...(changes.length > MAX_LOGGED_CHANGES ? { changesNotLogged: changes.length - MAX_LOGGED_CHANGES } : {}),
   };
   if (report.failed) deps.logger.error(`${operation} finished with failures`, summary);
   else if (report.pruneBlocked)

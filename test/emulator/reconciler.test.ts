@@ -6,7 +6,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
-import { silentLogger } from '../../lib/logger';
+import { createLogger, silentLogger } from '../../lib/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config';
 import { reconcile, teardown } from '../../lib/reconciler/reconcile';
 import {
@@ -341,7 +341,11 @@ describe('reconcile against the emulator', () => {
     await reconcile(deps(), config());
     await deleteCluster(admin, clusters.beta);
     await deleteCluster(admin, clusters.gamma);
-    const broken = deps({ eksEndpoints: { 'us-east-1': 'http://127.0.0.1:9' }, maxAttempts: 2 });
+    const logLines: string[] = [];
+    const broken = {
+      ...deps({ eksEndpoints: { 'us-east-1': 'http://127.0.0.1:9' }, maxAttempts: 2 }),
+      logger: createLogger({ write: (line) => logLines.push(line) }),
+    };
 
     // Act
     const report = await reconcile(broken, config());
@@ -354,6 +358,19 @@ describe('reconcile against the emulator', () => {
     ]);
     expect(report.counts).toMatchObject({ deleted: 2, failed: 0 });
     expect(broken.clients.calls.snapshot()).toMatchObject({ 'IAM:DeleteRole': 2 });
+    const summary = JSON.parse(logLines.at(-1) ?? '{}');
+    expect(summary).toMatchObject({
+      level: 'ERROR',
+      message: 'reconcile finished with failures',
+      regions: [
+        { region: 'eu-west-1', status: 'complete' },
+        { region: 'us-east-1', status: 'unknown' },
+      ],
+      changes: [
+        { action: 'delete', outcome: 'succeeded' },
+        { action: 'delete', outcome: 'succeeded' },
+      ],
+    });
     expect(Object.keys(ownedByTarget(await readAllRoles(admin))).sort()).toEqual([
       'eu-west-1/alpha/cost-agent',
       'eu-west-1/alpha/otel-collector',

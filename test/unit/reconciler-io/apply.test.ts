@@ -201,6 +201,44 @@ describe('apply', () => {
     expect(input?.ThumbprintList).toBeUndefined();
   });
 
+  it('retries a trust policy IAM refuses right after creating its OIDC provider', async () => {
+    // Prepare
+    iam.on(CreateOpenIDConnectProviderCommand).resolves({ OpenIDConnectProviderArn: PROVIDER_ARN });
+    iam.on(CreateRoleCommand).rejectsOnce(serviceError('MalformedPolicyDocumentException', 400)).resolves({});
+    const provider = { region: 'eu-west-1', clusterName: 'alpha', issuerUrl: 'https://x', arn: PROVIDER_ARN };
+
+    // Act
+    const results = await apply(
+      testDeps(),
+      planOf({ kind: 'create-oidc-provider', provider }, { kind: 'create', role: desiredRole('irsa-a') }),
+      testConfig(),
+      { providerPropagationDelaysMs: [0] },
+    );
+
+    // Assess
+    expect(results.map((r) => r.outcome.status)).toEqual(['succeeded', 'succeeded']);
+    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 2);
+  });
+
+  it('does not retry a malformed trust policy whose provider existed before the run', async () => {
+    // Prepare
+    iam.on(CreateRoleCommand).rejects(serviceError('MalformedPolicyDocumentException', 400));
+
+    // Act
+    const [result] = await apply(
+      testDeps(),
+      planOf({ kind: 'create', role: desiredRole('irsa-a') }),
+      testConfig(),
+      {
+        providerPropagationDelaysMs: [0, 0],
+      },
+    );
+
+    // Assess
+    expect(result?.outcome).toMatchObject({ status: 'failed', retryable: false });
+    expect(iam).toHaveReceivedCommandTimes(CreateRoleCommand, 1);
+  });
+
   it('does not create a role whose OIDC provider failed, and says why', async () => {
     // Prepare
     iam.on(CreateOpenIDConnectProviderCommand).rejects(serviceError('LimitExceeded', 409));
