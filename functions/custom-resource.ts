@@ -24,7 +24,7 @@ export interface CustomResourceHandlerDeps {
   timeoutMarginMs?: number;
 }
 
-export const DEFAULT_TIMEOUT_MARGIN_MS = 10_000;
+export const DEFAULT_TIMEOUT_MARGIN_MS = 30_000;
 
 /** The CloudFormation custom resource: reconcile on Create/Update, tear down on Delete, always answer. */
 export function createHandler(deps: CustomResourceHandlerDeps) {

@@ -106,7 +106,7 @@ export async function putResponse(
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (let attempt = 1; ; attempt++) {
     try {
-      await putOnce(responseUrl, body, options.timeoutMs ?? 10_000);
+      await putOnce(responseUrl, body, options.timeoutMs ?? 5_000);
       return;
     } catch (error) {
       const retryable = !(error instanceof CfnResponseError) || error.retryable;

@@ -11,7 +11,7 @@ const TARGET = {
   responseUrl: 'https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x?sig=1',
   stackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/irsa-reconciler-uat/5b8f2a10',
   requestId: '9d2f7c1e-4b3a-4e6f-8a1d-2c5b7e9f0a13',
-  logicalResourceId: 'IrsaReconciliation',
+  logicalResourceId: 'IrsaReconciler',
 };
 
 describe('buildResponseBody', () => {
@@ -29,7 +29,7 @@ describe('buildResponseBody', () => {
       PhysicalResourceId: 'irsa-reconciler-uat',
       StackId: TARGET.stackId,
       RequestId: TARGET.requestId,
-      LogicalResourceId: 'IrsaReconciliation',
+      LogicalResourceId: 'IrsaReconciler',
       Data: { Created: '2' },
     });
   });

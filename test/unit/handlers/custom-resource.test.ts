@@ -73,7 +73,7 @@ describe('the custom resource handler', () => {
         PhysicalResourceId: 'irsa-reconciler-uat',
         StackId: event.StackId,
         RequestId: event.RequestId,
-        LogicalResourceId: 'IrsaReconciliation',
+        LogicalResourceId: 'IrsaReconciler',
         Data: {
           Created: '2',
           Updated: '1',

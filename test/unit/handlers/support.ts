@@ -29,12 +29,12 @@ export function lambdaContext(
   const deadline = Date.now() + remainingMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
-    functionName: 'irsa-reconciler-uat-customResource',
+    functionName: 'irsa-reconciler-uat-custom-resource',
     functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:irsa-reconciler-uat-customResource',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:irsa-reconciler-uat-custom-resource',
     memoryLimitInMB: '512',
     awsRequestId,
-    logGroupName: '/aws/lambda/irsa-reconciler-uat-customResource',
+    logGroupName: '/aws/lambda/irsa-reconciler-uat-custom-resource',
     logStreamName: '2026/11/22/[$LATEST]0123456789abcdef0123456789abcdef',
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
