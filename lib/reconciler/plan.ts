@@ -1,4 +1,4 @@
-import { canonicalPolicyJson } from './policy-compare';
+import { policiesEqual } from './policy-compare';
 import {
   type Action,
   type ClusterInfo,
@@ -141,7 +141,7 @@ export function teardownPlan(observed: ObservedState, config: ReconcilerConfig):
 export function diffRole(desired: DesiredRole, current: ObservedRole): Action[] {
   const roleName = desired.roleName;
   const actions: Action[] = [];
-  if (canonicalPolicyJson(desired.trustPolicy) !== canonicalPolicyJson(current.trustPolicy)) {
+  if (!policiesEqual(desired.trustPolicy, current.trustPolicy)) {
     actions.push({ kind: 'update-trust', roleName, trustPolicy: desired.trustPolicy });
   }
   const boundary = desired.permissionsBoundaryArn ?? null;
@@ -160,7 +160,7 @@ export function diffRole(desired: DesiredRole, current: ObservedRole): Action[] 
   }
   for (const [policyName, document] of Object.entries(desired.inlinePolicies)) {
     const existing = current.inlinePolicies[policyName];
-    if (existing === undefined || canonicalPolicyJson(existing) !== canonicalPolicyJson(document)) {
+    if (existing === undefined || !policiesEqual(existing, document)) {
       actions.push({ kind: 'put-policy', roleName, policyName, document });
     }
   }

@@ -12,40 +12,52 @@
 
 const IAM_DEFAULT_VERSION = '2008-10-17';
 
-/** A canonical value: equal documents give deep-equal (and JSON-identical) canonical values. */
+/** A canonical value: equal documents give deep-equal canonical values. */
 export function normalizePolicy(document: unknown): unknown {
-  if (isPlainObject(document) && !('Version' in document)) {
-    return normalizeValue({ ...document, Version: IAM_DEFAULT_VERSION });
-  }
-  return normalizeValue(document);
+  return JSON.parse(canonicalPolicyJson(document));
 }
 
-/** A canonical JSON text of a policy document; equal documents give the same text. */
+/** A canonical JSON text of a policy document; equal documents give the same text. One pass. */
 export function canonicalPolicyJson(document: unknown): string {
-  return JSON.stringify(normalizePolicy(document));
+  if (isPlainObject(document) && !('Version' in document)) {
+    return canonical({ ...document, Version: IAM_DEFAULT_VERSION });
+  }
+  return canonical(document);
 }
 
+/** Fast path first: IAM usually returns a document as it was written, which a deep comparison settles. */
 export function policiesEqual(a: unknown, b: unknown): boolean {
-  return canonicalPolicyJson(a) === canonicalPolicyJson(b);
+  return deepEqual(a, b) || canonicalPolicyJson(a) === canonicalPolicyJson(b);
 }
 
-function normalizeValue(value: unknown): unknown {
+/** Plain JSON deep equality (key order aside), without allocating. */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(b, key) || !deepEqual(a[key], b[key])) return false;
+    count++;
+  }
+  return count === Object.keys(b).length;
+}
+
+function canonical(value: unknown): string {
   if (Array.isArray(value)) {
-    const byText = new Map<string, unknown>();
-    for (const item of value) {
-      const normalized = normalizeValue(item);
-      byText.set(JSON.stringify(normalized), normalized);
-    }
-    const items = [...byText.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-    return items.length === 1 ? items[0] : items;
+    const items = [...new Set(value.map(canonical))].sort();
+    return items.length === 1 ? (items[0] as string) : `[${items.join(',')}]`;
   }
   if (isPlainObject(value)) {
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) sorted[key] = normalizeValue(value[key]);
-    return sorted;
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
   }
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(String(value));
+  return JSON.stringify(value) ?? 'null';
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
