@@ -1,14 +1,13 @@
-import middy from '@middy/core';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
 import { runWithAbortSignal, withAbortGate } from '../lib/handlers/abort-gate';
 import type { CfnEvent } from '../lib/handlers/cfn-event';
-import { type CfnInvocationResult, cloudFormationResponse } from '../lib/handlers/cfn-middleware';
-import { type CfnOutcome, putResponse, type SendResponse } from '../lib/handlers/cfn-response';
+import { cloudFormationHandler } from '../lib/handlers/cfn-middleware';
+import { putResponse, type SendResponse } from '../lib/handlers/cfn-response';
 import {
   handleCustomResourceEvent,
-  isNotCreatedPhysicalResourceId,
-  notCreatedPhysicalResourceId,
   physicalResourceIdOnError,
+  unconfiguredOutcome,
+  unconfiguredPhysicalResourceId,
 } from '../lib/handlers/custom-resource';
 import { loadHandlerEnv, serviceLogger } from '../lib/handlers/env';
 import { runWithDeadline } from '../lib/handlers/timeout-guard';
@@ -30,34 +29,30 @@ export const DEFAULT_TIMEOUT_MARGIN_MS = 30_000;
 export function createHandler(deps: CustomResourceHandlerDeps) {
   const clients = withAbortGate(deps.clients);
   const { stage, region } = deps;
-  return middy<unknown, CfnOutcome | CfnInvocationResult>({ timeoutEarlyInMillis: 0 })
-    .use(
-      cloudFormationResponse({
-        logger: deps.logger,
-        sendResponse: deps.sendResponse ?? putResponse,
-        physicalResourceIdOnError: (event) => physicalResourceIdOnError(event, stage),
-      }),
-    )
-    .handler(async (rawEvent, context) => {
-      const event = rawEvent as CfnEvent; // validated and replaced by cloudFormationResponse
-      const logger = deps.logger.child({
-        awsRequestId: context.awsRequestId,
-        requestType: event.RequestType,
-        cfnRequestId: event.RequestId,
-        logicalResourceId: event.LogicalResourceId,
-      });
-      logger.info('custom resource request received', { stackId: event.StackId });
-      return runWithDeadline(
-        (signal) =>
-          runWithAbortSignal(signal, () =>
-            handleCustomResourceEvent({ clients, logger, stage, region }, event),
-          ),
-        {
-          remainingTimeMs: context.getRemainingTimeInMillis(),
-          marginMs: deps.timeoutMarginMs ?? DEFAULT_TIMEOUT_MARGIN_MS,
-        },
-      );
+  const options = {
+    logger: deps.logger,
+    sendResponse: deps.sendResponse ?? putResponse,
+    physicalResourceIdOnError: (event: CfnEvent) => physicalResourceIdOnError(event, stage),
+  };
+  return cloudFormationHandler(options, (event, context) => {
+    const logger = deps.logger.child({
+      awsRequestId: context.awsRequestId,
+      requestType: event.RequestType,
+      cfnRequestId: event.RequestId,
+      logicalResourceId: event.LogicalResourceId,
     });
+    logger.info('custom resource request received', { stackId: event.StackId });
+    return runWithDeadline(
+      (signal) =>
+        runWithAbortSignal(signal, () =>
+          handleCustomResourceEvent({ clients, logger, stage, region }, event),
+        ),
+      {
+        remainingTimeMs: context.getRemainingTimeInMillis(),
+        marginMs: deps.timeoutMarginMs ?? DEFAULT_TIMEOUT_MARGIN_MS,
+      },
+    );
+  });
 }
 
 /**
@@ -69,24 +64,8 @@ export function createUnconfiguredHandler(
   logger: Logger,
   sendResponse: SendResponse = putResponse,
 ) {
-  return middy<unknown, CfnOutcome | CfnInvocationResult>({ timeoutEarlyInMillis: 0 })
-    .use(
-      cloudFormationResponse({
-        logger,
-        sendResponse,
-        physicalResourceIdOnError: (event) =>
-          event.RequestType === 'Create'
-            ? notCreatedPhysicalResourceId(event.RequestId)
-            : event.PhysicalResourceId,
-      }),
-    )
-    .handler(async (rawEvent) => {
-      const event = rawEvent as CfnEvent;
-      if (event.RequestType === 'Delete' && isNotCreatedPhysicalResourceId(event.PhysicalResourceId)) {
-        return { status: 'SUCCESS', physicalResourceId: event.PhysicalResourceId };
-      }
-      throw error;
-    });
+  const options = { logger, sendResponse, physicalResourceIdOnError: unconfiguredPhysicalResourceId };
+  return cloudFormationHandler(options, (event) => unconfiguredOutcome(error, event));
 }
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {

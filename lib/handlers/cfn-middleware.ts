@@ -1,4 +1,4 @@
-import type { MiddlewareObj, Request } from '@middy/core';
+import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Logger } from '../logger';
 import {
@@ -108,4 +108,18 @@ function withLogHint(reason: string, context: Context | undefined): string {
   return context?.logStreamName
     ? `${reason} (details in CloudWatch log stream ${context.logStreamName})`
     : reason;
+}
+
+/**
+ * A middy handler for CloudFormation custom resource requests: `work` gets the validated event and
+ * returns the outcome; cloudFormationResponse delivers it (or FAILED when `work` throws).
+ */
+export function cloudFormationHandler(
+  options: CfnResponseMiddlewareOptions,
+  work: (event: CfnEvent, context: Context) => Promise<CfnOutcome>,
+) {
+  // Timeouts are handled by the work itself (runWithDeadline), not by middy's early timeout.
+  return middy<unknown, CfnOutcome | CfnInvocationResult>({ timeoutEarlyInMillis: 0 })
+    .use(cloudFormationResponse(options))
+    .handler((event, context) => work(event as CfnEvent, context)); // validated and replaced in `before`
 }

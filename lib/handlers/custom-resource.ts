@@ -39,6 +39,24 @@ export function physicalResourceIdOnError(event: CfnEvent, stage: string): strin
   return event.RequestType === 'Create' ? stablePhysicalResourceId(stage) : event.PhysicalResourceId;
 }
 
+/**
+ * The outcome in a container whose environment is invalid: the Delete that rolls back a Create which
+ * never started succeeds; everything else fails with the environment error (naming the variable).
+ */
+export async function unconfiguredOutcome(error: unknown, event: CfnEvent): Promise<CfnOutcome> {
+  if (event.RequestType === 'Delete' && isNotCreatedPhysicalResourceId(event.PhysicalResourceId)) {
+    return { status: 'SUCCESS', physicalResourceId: event.PhysicalResourceId };
+  }
+  throw error;
+}
+
+/** The id to answer with when an unconfigured container fails a request. */
+export function unconfiguredPhysicalResourceId(event: CfnEvent): string {
+  return event.RequestType === 'Create'
+    ? notCreatedPhysicalResourceId(event.RequestId)
+    : event.PhysicalResourceId;
+}
+
 /** Create/Update reconcile to the event's configuration; Delete removes every role this stage owns. */
 export async function handleCustomResourceEvent(
   ctx: CustomResourceContext,
