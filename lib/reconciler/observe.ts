@@ -72,13 +72,19 @@ export async function observe(
   const gone = new Set<string>();
   const policyNames = await mapWithConcurrency(owned, config.concurrency, async (role) => {
     const names = await listInlinePolicyNames(deps, role.roleName);
-    if (names && config.permissionsBoundaryArn !== undefined) {
-      const boundary = await readBoundary(deps, role.roleName);
-      if (boundary === null) gone.add(role.roleName);
-      else if (boundary) role.permissionsBoundaryArn = boundary;
+    if (!names) {
+      gone.add(role.roleName);
+      return [];
     }
-    if (!names) gone.add(role.roleName);
-    return (names ?? []).map((policyName) => ({ role, policyName }));
+    if (config.permissionsBoundaryArn !== undefined) {
+      const boundary = await readBoundary(deps, role.roleName);
+      if (boundary === null) {
+        gone.add(role.roleName);
+        return [];
+      }
+      if (boundary) role.permissionsBoundaryArn = boundary;
+    }
+    return names.map((policyName) => ({ role, policyName }));
   });
   await mapWithConcurrency(policyNames.flat(), config.concurrency, async ({ role, policyName }) => {
     const document = await readInlinePolicy(deps, role.roleName, policyName);
