@@ -19,14 +19,8 @@ import {
   providerArnOf,
   STAGE,
   unknownScan,
+  WORKER_BINDING,
 } from './support';
-
-const WORKER_BINDING = {
-  name: 'worker',
-  namespace: 'jobs',
-  serviceAccount: 'worker',
-  policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['jobs/'] } }],
-};
 
 describe('desiredState', () => {
   it('wants one role per cluster and binding, in every region', () => {

@@ -22,14 +22,8 @@ import {
   makeDiscovery,
   observedFrom,
   unknownScan,
+  WORKER_BINDING,
 } from './support';
-
-const WORKER_BINDING = {
-  name: 'worker',
-  namespace: 'jobs',
-  serviceAccount: 'worker',
-  policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['jobs/'] } }],
-};
 
 /** Owned roles exactly as desired for these clusters under this config (what a previous run left). */
 function rolesFor(config: ReconcilerConfig, regions: RegionScan[]): ObservedRole[] {

@@ -22,6 +22,13 @@ export const APP_BINDING = {
   policies: [{ template: 's3-prefix-access', params: { BucketName: 'acme-data', Prefix: 'payments' } }],
 };
 
+export const WORKER_BINDING = {
+  name: 'worker',
+  namespace: 'jobs',
+  serviceAccount: 'worker',
+  policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['jobs/'] } }],
+};
+
 /** A configuration through the real parser (so defaults are the real ones); one binding unless given. */
 export function makeConfig(raw: Record<string, unknown> = {}): ReconcilerConfig {
   return parseReconcilerConfig(
