@@ -1,4 +1,9 @@
-import { CreateRoleCommand, DeleteRolePermissionsBoundaryCommand } from '@aws-sdk/client-iam';
+import {
+  AttachRolePolicyCommand,
+  CreatePolicyCommand,
+  CreateRoleCommand,
+  DeleteRolePermissionsBoundaryCommand,
+} from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
 import { silentLogger } from '../../lib/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config';
@@ -7,6 +12,7 @@ import type { ReconcilerConfig } from '../../lib/reconciler/types';
 import {
   createCluster,
   createForeignRole,
+  deleteCluster,
   emulatorClients,
   readAllRoles,
 } from '../support/emulator-fixtures';
@@ -48,6 +54,53 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
     admin = emulatorClients(moto.endpoint);
     await createCluster(admin, 'eu-west-1', 'alpha');
     await createCluster(admin, 'eu-west-1', 'beta');
+  });
+
+  it('refuses to prune a role someone attached a managed policy to, and still prunes the others', async () => {
+    // Prepare
+    const twoBindings = config({
+      bindings: [
+        ...config().bindings,
+        { name: 'cost-agent', namespace: 'finops', serviceAccount: 'cost-agent', policies: [] },
+      ],
+    });
+    await reconcile(deps(), twoBindings);
+    const betaRoles = Object.values(await readAllRoles(admin, ROLE_PATH)).filter(
+      (role) => role.tags['irsa-reconciler/cluster'] === 'beta',
+    );
+    const [tampered, other] = betaRoles;
+    if (!tampered || !other) throw new Error('beta roles missing');
+    const { Policy: policy } = await admin.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: 'hand-made',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: 's3:ListAllMyBuckets', Resource: '*' }],
+        }),
+      }),
+    );
+    await admin.iam.send(
+      new AttachRolePolicyCommand({ RoleName: tampered.roleName, PolicyArn: policy?.Arn }),
+    );
+    await deleteCluster(admin, { region: 'eu-west-1', name: 'beta' });
+
+    // Act
+    const report = await reconcile(deps(), twoBindings);
+
+    // Assess
+    expect(report.failed).toBe(true);
+    expect(report.counts).toMatchObject({ deleted: 1, failed: 1, unchanged: 2 });
+    const refused = report.results.find(({ outcome }) => outcome.status === 'failed');
+    expect(refused?.action).toMatchObject({ kind: 'delete', roleName: tampered.roleName });
+    expect(refused?.outcome).toMatchObject({
+      retryable: false,
+      error: expect.stringContaining(`${policy?.Arn}`),
+    });
+    const remaining = await readAllRoles(admin, ROLE_PATH);
+    expect(remaining[tampered.roleName]).toEqual(
+      tampered && { ...tampered, attachedPolicies: [policy?.Arn] },
+    );
+    expect(remaining[other.roleName]).toBeUndefined();
   });
 
   function deps() {
