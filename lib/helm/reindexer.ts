@@ -9,7 +9,7 @@ import {
 import { InvalidChartError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../errors';
 import { type Logger, silentLogger } from '../logger';
 import { mapWithConcurrency } from '../util/concurrency';
-import { type ChartReadLimits, readChartArchive } from './chart';
+import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS, readChartArchive } from './chart';
 import type { IndexerConfig } from './config';
 import {
   applyChanges,
@@ -155,8 +155,15 @@ class Run {
       | undefined;
     const etag = response.ETag ?? '';
     if (!body) throw toAwsCallError('S3:GetObject', new Error(`no body for s3://${bucket}/${key}`));
+    const limits = this.deps.readLimits ?? DEFAULT_CHART_READ_LIMITS;
     try {
-      const archive = await readChartArchive(body, this.deps.readLimits);
+      const size = response.ContentLength;
+      if (size !== undefined && size > limits.maxArchiveBytes) {
+        throw new InvalidChartError(
+          `archive is ${size} bytes, over the limit of ${limits.maxArchiveBytes} bytes`,
+        );
+      }
+      const archive = await readChartArchive(body, limits);
       return { state: 'present', key, etag, archive, lastModified: response.LastModified ?? this.now() };
     } catch (error) {
       if (!(error instanceof InvalidChartError)) throw error;

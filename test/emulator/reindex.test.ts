@@ -10,6 +10,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   type PutObjectCommandInput,
   type S3Client,
@@ -24,6 +25,7 @@ import { type IncrementalSummary, type RebuildSummary, rebuildIndex } from '../.
 import type { IndexFile } from '../../lib/helm/types';
 import { createLogger, silentLogger } from '../../lib/logger';
 import { helmEnv } from '../../scripts/demo-helm';
+import { main } from '../../scripts/reindex';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
 import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm-s3/events';
 
@@ -472,6 +474,46 @@ describe('the reindex handler against S3 (moto)', () => {
     expect(await repo.readRaw()).toEqual(before);
   });
 
+  it('in a versioned bucket follows the current version: a delete marker removes, deleting an old version does not', async () => {
+    // Prepare: two versions of one key, indexed.
+    const repo = await repository();
+    await repo.setup.s3.send(
+      new PutBucketVersioningCommand({ Bucket: repo.bucket, VersioningConfiguration: { Status: 'Enabled' } }),
+    );
+    const key = 'charts/payments-api-1.4.2.tgz';
+    const first = await repo.setup.s3.send(
+      new PutObjectCommand({ Bucket: repo.bucket, Key: key, Body: archive('payments-api', '1.4.2') }),
+    );
+    await repo.upload(key, archive('payments-api', '1.4.2'));
+    await repo.invoke(repo.fixture('object-created-put'));
+
+    // Act 1: the old version is deleted.
+    await repo.setup.s3.send(
+      new DeleteObjectCommand({ Bucket: repo.bucket, Key: key, VersionId: first.VersionId }),
+    );
+    const afterOldVersion = await repo.invoke(
+      s3Event([{ bucket: repo.bucket, key, kind: 'removed', versionId: first.VersionId }]),
+    );
+    // Act 2: a delete marker hides the current version.
+    const marker = await repo.setup.s3.send(new DeleteObjectCommand({ Bucket: repo.bucket, Key: key }));
+    const afterMarker = await repo.invoke(
+      s3Event([
+        {
+          bucket: repo.bucket,
+          key,
+          kind: 'removed',
+          eventName: 'ObjectRemoved:DeleteMarkerCreated',
+          versionId: marker.VersionId,
+        },
+      ]),
+    );
+
+    // Assess
+    expect(afterOldVersion).toMatchObject({ outcome: 'none', indexed: [key], removed: [] });
+    expect(afterMarker).toMatchObject({ outcome: 'updated', removed: [key] });
+    expect(await repo.versions()).toEqual({});
+  });
+
   describe('rebuild', () => {
     async function indexedRepository() {
       const repo = await repository();
@@ -550,6 +592,40 @@ describe('the reindex handler against S3 (moto)', () => {
       expect(await backup.Body?.transformToString()).toBe(damaged);
       // created comes from the objects' LastModified, so even a forced rebuild reproduces it.
       expect((await repo.index()).entries).toEqual(original.entries);
+    });
+
+    it('from the CLI: --dry-run prints the index and writes nothing, then the rebuild recreates a deleted index', async () => {
+      // Prepare
+      const { repo, original } = await indexedRepository();
+      await repo.remove('charts/index.yaml');
+      const out: string[] = [];
+      jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => out.push(String(chunk)) > 0);
+      jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+      process.env.AWS_ACCESS_KEY_ID = EMULATOR_CREDENTIALS.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = EMULATOR_CREDENTIALS.secretAccessKey;
+      const args = ['rebuild', '--bucket', repo.bucket, '--endpoint', moto.endpoint, '--region', 'eu-west-1'];
+      try {
+        // Act
+        const dryRun = await main([...args, '--dry-run']);
+        const absentAfterDryRun = await repo.readRaw().then(
+          () => false,
+          () => true,
+        );
+        const real = await main(args);
+
+        // Assess
+        expect([dryRun, real]).toEqual([0, 0]);
+        expect(absentAfterDryRun).toBe(true);
+        expect(parseIndex(out.join('')).entries).toEqual(original.entries);
+        expect((await repo.index()).entries).toEqual(original.entries);
+      } finally {
+        process.env.AWS_ACCESS_KEY_ID = saved.id;
+        process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+        if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+        if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+        jest.restoreAllMocks();
+      }
     });
 
     it('through the handler: {"action":"rebuild","dryRun":true} reports the plan and writes nothing', async () => {
