@@ -12,11 +12,6 @@
 
 const IAM_DEFAULT_VERSION = '2008-10-17';
 
-/** A canonical value: equal documents give deep-equal canonical values. */
-export function normalizePolicy(document: unknown): unknown {
-  return JSON.parse(canonicalPolicyJson(document));
-}
-
 /** A canonical JSON text of a policy document; equal documents give the same text. One pass. */
 export function canonicalPolicyJson(document: unknown): string {
   if (isPlainObject(document) && !('Version' in document)) {
