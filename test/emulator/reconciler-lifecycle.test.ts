@@ -97,9 +97,7 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
       error: expect.stringContaining(`${policy?.Arn}`),
     });
     const remaining = await readAllRoles(admin, ROLE_PATH);
-    expect(remaining[tampered.roleName]).toEqual(
-      tampered && { ...tampered, attachedPolicies: [policy?.Arn] },
-    );
+    expect(remaining[tampered.roleName]).toEqual({ ...tampered, attachedPolicies: [policy?.Arn] });
     expect(remaining[other.roleName]).toBeUndefined();
   });
 
