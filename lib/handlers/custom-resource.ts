@@ -111,6 +111,8 @@ export function reportData(report: ReconcileReport): Record<string, string> {
     Skipped: String(counts.skipped),
     Failed: String(counts.failed),
     DryRun: String(report.dryRun),
+    /** Deletes the deletion guard held back (0 when none). */
+    PruneBlocked: String(report.pruneBlocked?.wouldDelete ?? 0),
   };
 }
 

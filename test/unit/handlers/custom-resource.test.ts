@@ -82,9 +82,21 @@ describe('the custom resource handler', () => {
           Skipped: '0',
           Failed: '0',
           DryRun: 'false',
+          PruneBlocked: '0',
         },
       });
       expect(result).toEqual({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' });
+    });
+
+    it('succeeds but reports the deletes the deletion guard held back', async () => {
+      const { sent, invoke } = setup();
+      mockedReconcile.mockResolvedValue(
+        report({ pruneBlocked: { wouldDelete: 6, owned: 8, maxPruneFraction: 0.5 } }),
+      );
+
+      await invoke(loadEvent('update'));
+
+      expect(sent[0]?.body).toMatchObject({ Status: 'SUCCESS', Data: { PruneBlocked: '6' } });
     });
 
     it('keeps the PhysicalResourceId of the event on Update, so CloudFormation never replaces the resource', async () => {
