@@ -16,39 +16,11 @@ import {
   emulatorClients,
   readAllRoles,
   readRoleState,
+  SAMPLE_RECONCILER_CONFIG,
 } from '../test/support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../test/support/moto-server';
 
 const STAGE = 'demo';
-
-/** The configuration as a user writes it (the stack passes it as RECONCILER_CONFIG / a property). */
-const RAW_CONFIG = {
-  regions: ['eu-west-1', 'us-east-1'],
-  bindings: [
-    {
-      name: 'otel-collector',
-      namespace: 'observability',
-      serviceAccount: 'otel-collector',
-      policies: [
-        { template: 's3-prefix-access', params: { BucketName: 'acme-telemetry', Prefix: 'otel' } },
-        { template: 'secretsmanager-read', params: { SecretNamePrefixes: ['otel/'] } },
-      ],
-    },
-    {
-      name: 'cost-agent',
-      namespace: 'finops',
-      serviceAccount: 'cost-agent',
-      policies: [
-        { template: 's3-prefix-access', params: { BucketName: 'acme-cost-reports', Prefix: 'usage' } },
-        {
-          template: 'appconfig-read',
-          params: { ApplicationId: 'abc1234', EnvironmentId: 'prod123', ConfigurationProfileId: 'agent12' },
-        },
-      ],
-    },
-  ],
-  tags: { team: 'platform' },
-};
 
 const FOREIGN_ROLES = [
   { name: 'ci-deployer', path: '/' },
@@ -99,7 +71,10 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   console.log(`  unrelated roles: ${FOREIGN_ROLES.map((role) => `${role.path}${role.name}`).join(', ')}`);
   const foreignBefore = await foreignRolesState(admin);
 
-  const config = parseReconcilerConfig(RAW_CONFIG, { stage: STAGE, deploymentRegion: 'eu-west-1' });
+  const config = parseReconcilerConfig(SAMPLE_RECONCILER_CONFIG, {
+    stage: STAGE,
+    deploymentRegion: 'eu-west-1',
+  });
   console.log(
     `\n  bindings: ${config.bindings.map((b) => `${b.name} (${b.namespace}/${b.serviceAccount})`).join(', ')}`,
   );

@@ -26,42 +26,15 @@ import {
   emulatorClients,
   type RoleState,
   readAllRoles,
+  SAMPLE_RECONCILER_CONFIG,
 } from '../support/emulator-fixtures';
 import { EMULATOR_ACCOUNT_ID, type MotoServer, startMotoServer } from '../support/moto-server';
 
 const ROLE_PATH = '/irsa-reconciler/dev/';
 
-const RAW_CONFIG = {
-  regions: ['eu-west-1', 'us-east-1'],
-  bindings: [
-    {
-      name: 'otel-collector',
-      namespace: 'observability',
-      serviceAccount: 'otel-collector',
-      policies: [
-        { template: 's3-prefix-access', params: { BucketName: 'telemetry-archive', Prefix: 'otel' } },
-        { template: 'secretsmanager-read', params: { SecretNamePrefixes: ['otel/'] } },
-      ],
-    },
-    {
-      name: 'cost-agent',
-      namespace: 'finops',
-      serviceAccount: 'cost-agent',
-      policies: [
-        { template: 's3-prefix-access', params: { BucketName: 'cost-reports', Prefix: 'usage' } },
-        {
-          template: 'appconfig-read',
-          params: { ApplicationId: 'abc1234', EnvironmentId: 'env1234', ConfigurationProfileId: 'prof123' },
-        },
-      ],
-    },
-  ],
-  tags: { team: 'platform' },
-};
-
 function config(overrides: Record<string, unknown> = {}): ReconcilerConfig {
   return parseReconcilerConfig(
-    { ...RAW_CONFIG, ...overrides },
+    { ...SAMPLE_RECONCILER_CONFIG, ...overrides },
     { stage: 'dev', deploymentRegion: 'eu-west-1' },
   );
 }

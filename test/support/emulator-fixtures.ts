@@ -15,6 +15,38 @@ import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
 
 /**
+ * The reconciler configuration of the emulator tests and the demo, as a user writes it: two agents,
+ * an OpenTelemetry collector (S3 prefix + Secrets Manager) and a cost agent (S3 prefix + AppConfig).
+ */
+export const SAMPLE_RECONCILER_CONFIG = {
+  regions: ['eu-west-1', 'us-east-1'],
+  bindings: [
+    {
+      name: 'otel-collector',
+      namespace: 'observability',
+      serviceAccount: 'otel-collector',
+      policies: [
+        { template: 's3-prefix-access', params: { BucketName: 'telemetry-archive', Prefix: 'otel' } },
+        { template: 'secretsmanager-read', params: { SecretNamePrefixes: ['otel/'] } },
+      ],
+    },
+    {
+      name: 'cost-agent',
+      namespace: 'finops',
+      serviceAccount: 'cost-agent',
+      policies: [
+        { template: 's3-prefix-access', params: { BucketName: 'cost-reports', Prefix: 'usage' } },
+        {
+          template: 'appconfig-read',
+          params: { ApplicationId: 'abc1234', EnvironmentId: 'env1234', ConfigurationProfileId: 'prof123' },
+        },
+      ],
+    },
+  ],
+  tags: { team: 'platform' },
+};
+
+/**
  * Helpers that arrange and inspect the emulator's state for reconciler tests and the demo. They
  * use their own clients, so the reconciler's call counter only ever sees the reconciler's calls.
  */
