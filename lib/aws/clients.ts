@@ -26,6 +26,11 @@ export interface AwsClientOptions {
   maxAttempts?: number;
   /** Upper bound on sockets per client, so bounded concurrency is really bounded. */
   maxSockets?: number;
+  /**
+   * The SDK's retry mode; `adaptive` (default) also rate-limits the client after throttling. The
+   * benchmarks compare both under injected throttling (docs/performance.md).
+   */
+  retryMode?: 'standard' | 'adaptive';
 }
 
 export function createAwsClients(options: AwsClientOptions): AwsClients {
@@ -33,7 +38,7 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   const common = {
     ...(options.credentials ? { credentials: options.credentials } : {}),
     maxAttempts: options.maxAttempts ?? 8,
-    retryMode: 'adaptive' as const,
+    retryMode: options.retryMode ?? 'adaptive',
   };
   const eksClients = new Map<string, EKSClient>();
   return {
