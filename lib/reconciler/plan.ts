@@ -65,6 +65,7 @@ export function plan(
 
   const desiredNames = new Set<string>();
   const desiredByTarget = new Map<string, string>();
+  let creates = 0;
   for (const role of desired.roles) {
     desiredNames.add(role.roleName);
     desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
@@ -79,6 +80,7 @@ export function plan(
         reason: NAME_TAKEN_REASON,
       });
     } else {
+      creates++;
       actions.push({ kind: 'create', role });
       for (const [policyName, document] of Object.entries(role.inlinePolicies)) {
         actions.push({ kind: 'put-policy', roleName: role.roleName, policyName, document });
@@ -103,11 +105,13 @@ export function plan(
 
   const result: Plan = { actions, skipped };
   if (deletes.length === 0 || !config.prune) return result;
-  const allowed = allowedDeletes(owned.size, config.maxPruneFraction);
-  if (deletes.length > allowed && !config.forcePrune) {
+  // Counted once this run's creates are done, so a blocked prune stays blocked on the next run instead
+  // of slipping through because the roles created meanwhile grew the base.
+  const ownedAfterCreates = owned.size + creates;
+  if (deletes.length > allowedDeletes(ownedAfterCreates, config.maxPruneFraction) && !config.forcePrune) {
     result.pruneBlocked = {
       wouldDelete: deletes.length,
-      owned: owned.size,
+      owned: ownedAfterCreates,
       maxPruneFraction: config.maxPruneFraction,
     };
     return result;
@@ -119,7 +123,8 @@ export function plan(
 /**
  * The deletion guard: at most `floor(maxPruneFraction × owned)` deletions per run, and never fewer
  * than one, so the last role of the last cluster can still go (with a single owned role, any fraction
- * would otherwise block it forever). More than that needs `forcePrune`.
+ * would otherwise block it forever). `owned` counts the owned roles once the run's creates are done.
+ * More than that needs `forcePrune`.
  */
 export function allowedDeletes(ownedCount: number, maxPruneFraction: number): number {
   return Math.max(1, Math.floor(maxPruneFraction * ownedCount));

@@ -297,9 +297,11 @@ describe('plan (properties)', () => {
 
         // Assess
         const deletes = result.actions.filter((a) => a.kind === 'delete');
+        const creates = result.actions.filter((a) => a.kind === 'create');
         if (deletes.length > 0) expect(config.prune).toBe(true);
         if (!config.forcePrune) {
-          expect(deletes.length).toBeLessThanOrEqual(allowedDeletes(ownedCount, config.maxPruneFraction));
+          const base = ownedCount + creates.length;
+          expect(deletes.length).toBeLessThanOrEqual(allowedDeletes(base, config.maxPruneFraction));
         }
         if (result.pruneBlocked) expect(deletes).toEqual([]);
         for (const action of deletes) {

@@ -408,6 +408,30 @@ describe('plan', () => {
       expect(result.pruneBlocked).toBeUndefined();
     });
 
+    it.each([
+      [0.5, 2, undefined],
+      [0.25, 0, { wouldDelete: 2, owned: 6, maxPruneFraction: 0.25 }],
+    ])(
+      'judges the guard (fraction %f) on the roles owned once the run creates its roles, so the next run agrees',
+      (fraction, deleted, blocked) => {
+        // Prepare: staging (2 roles) is gone; two new clusters bring 4 roles.
+        const guarded = { ...config, regions: [EU], maxPruneFraction: fraction };
+        const old = rolesFor(guarded, [completeScan(EU, [staging])]);
+        const discovery = makeDiscovery([completeScan(EU, [prod, makeCluster('prod-2', EU)])]);
+
+        // Act
+        const first = planFor(guarded, discovery, old);
+        const after = simulatePlan({ roles: old, oidcProviderArns: [] }, first, ACCOUNT);
+        const second = planFor(guarded, discovery, after.roles);
+
+        // Assess
+        expect(deletes(first.actions)).toHaveLength(deleted);
+        expect(first.pruneBlocked).toEqual(blocked);
+        expect(second.pruneBlocked).toEqual(blocked);
+        expect(kinds(second.actions)).toEqual(Array(4).fill('no-op'));
+      },
+    );
+
     it('lets the last role go when its cluster is gone (one delete is always allowed)', () => {
       // Prepare
       const single = makeConfig({ maxPruneFraction: 0.1 });
