@@ -215,13 +215,10 @@ function decodeYamlFile<T>(
 function asChartError(error: unknown): Error {
   if (error instanceof InvalidChartError) return error;
   if (error instanceof TarFormatError) return new InvalidChartError(error.message, { cause: error });
-  if (
-    error instanceof Error &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    error.code.startsWith('Z_')
-  ) {
-    return new InvalidChartError(`not a valid gzip archive: ${error.message}`, { cause: error });
+  // zlib errors carry a Z_* code (checked structurally: they may come from another realm).
+  const shape = error as { code?: unknown; message?: unknown } | null;
+  if (typeof shape?.code === 'string' && shape.code.startsWith('Z_')) {
+    return new InvalidChartError(`not a valid gzip archive: ${String(shape.message)}`, { cause: error });
   }
-  return error instanceof Error ? error : new Error(String(error));
+  return error as Error;
 }

@@ -87,6 +87,11 @@ function scalar(node: Scalar): YamlValue {
   const tag = node.tag?.replace('tag:yaml.org,2002:', '!!');
   if (tag === '!!str' || tag === '!!binary') return { kind: 'str', value: text };
   if (node.type !== Scalar.PLAIN && tag === undefined) return { kind: 'str', value: text };
+  return plainScalar(text);
+}
+
+/** A plain scalar's value under yaml.v2's resolution rules. */
+export function plainScalar(text: string): YamlValue {
   const resolved = resolvePlain(text);
   switch (resolved.tag) {
     case 'str':
@@ -104,7 +109,7 @@ function scalar(node: Scalar): YamlValue {
 }
 
 /** sigs.k8s.io/yaml: map keys become JSON strings (ints and bools printed, floats as float32 'g'). */
-function mapKey(key: YamlValue): string {
+export function mapKey(key: YamlValue): string {
   switch (key.kind) {
     case 'str':
       return key.value;

@@ -202,6 +202,15 @@ export function goYamlKeyLess(a: string, b: string): boolean {
   return ar.length < br.length;
 }
 
+function codePointLength(text: string): number {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) length--;
+  }
+  return length;
+}
+
 function codePoint(character: string): number {
   return character.codePointAt(0) ?? 0;
 }
@@ -231,16 +240,17 @@ type Style = 'plain' | 'single' | 'double' | 'literal';
  * and scalars: the column bookkeeping, indentation and scalar writers follow emitterc.go line by line.
  */
 class Emitter {
-  private readonly out: string[] = [];
+  private out = '';
   private column = 0;
   private whitespace = true;
   private indention = true;
   private indent = -1;
   private readonly indents: number[] = [];
   private flowLevel = 0;
+  private readonly keyOrders = new Map<string, string[]>();
 
   result(): string {
-    return this.out.join('');
+    return this.out;
   }
 
   /** emit_node for a value; the context flags are those yaml_emitter_emit_node receives. */
@@ -249,9 +259,7 @@ class Emitter {
       if (value.length === 0 || this.flowLevel > 0) this.flowSequence(value);
       else this.blockSequence(value, context.mapping);
     } else if (value !== null && typeof value === 'object') {
-      const keys = Object.keys(value)
-        .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-        .sort(compareGoYamlKeys);
+      const keys = this.sortedKeys(Object.keys(value).filter((key) => value[key] !== undefined));
       if (keys.length === 0 || this.flowLevel > 0) this.flowMapping(value, keys);
       else this.blockMapping(value, keys);
     } else {
@@ -273,8 +281,8 @@ class Emitter {
     this.increaseIndent(false, false);
     for (const key of keys) {
       this.writeIndent();
-      const analysis = analyzeScalar(scalarText(key));
-      if (!analysis.multiline && scalarText(key).length <= MAX_SIMPLE_KEY_LENGTH) {
+      const simple = plainWidth(key, true) !== undefined || !analyzeScalar(key).multiline;
+      if (simple && Buffer.byteLength(key) <= MAX_SIMPLE_KEY_LENGTH) {
         this.node(key, { mapping: true, simpleKey: true });
         this.writeIndicator(':', false, false, false);
       } else {
@@ -318,8 +326,32 @@ class Emitter {
     this.writeIndicator('}', false, false, false);
   }
 
+  /** Sorted keys, cached per key set: index entries share a handful of shapes. */
+  private sortedKeys(keys: string[]): string[] {
+    const signature = `${keys.length}\u0000${keys.join('\u0000')}`;
+    let sorted = this.keyOrders.get(signature);
+    if (sorted === undefined) {
+      sorted = [...keys].sort(compareGoYamlKeys);
+      this.keyOrders.set(signature, sorted);
+    }
+    return sorted;
+  }
+
   private scalar(value: Exclude<GoValue, GoValue[] | object>, simpleKey: boolean): void {
     const text = scalarText(value);
+    // Fast path (same output): a string yaml.v2 writes plain on one line, when no fold can happen in it.
+    const plain = this.flowLevel === 0 ? plainWidth(text, typeof value === 'string') : undefined;
+    if (
+      plain !== undefined &&
+      (simpleKey || !text.includes(' ') || this.column + 1 + plain <= BEST_WIDTH + 1)
+    ) {
+      if (!this.whitespace) this.put(' ');
+      this.out += text;
+      this.column += plain;
+      this.whitespace = false;
+      this.indention = false;
+      return;
+    }
     let style: Style;
     if (typeof value === 'string') {
       if (text.includes('\n')) style = 'literal';
@@ -366,12 +398,12 @@ class Emitter {
   }
 
   private put(text: string): void {
-    this.out.push(text);
+    this.out += text;
     this.column++;
   }
 
   private putBreak(): void {
-    this.out.push('\n');
+    this.out += '\n';
     this.column = 0;
   }
 
@@ -381,7 +413,7 @@ class Emitter {
       this.putBreak();
     }
     if (this.column < indent) {
-      this.out.push(' '.repeat(indent - this.column));
+      this.out += ' '.repeat(indent - this.column);
       this.column = indent;
     }
     this.whitespace = true;
@@ -395,7 +427,7 @@ class Emitter {
     isIndention: boolean,
   ): void {
     if (needWhitespace && !this.whitespace) this.put(' ');
-    this.out.push(indicator);
+    this.out += indicator;
     this.column += indicator.length;
     this.whitespace = isWhitespace;
     this.indention = this.indention && isIndention;
@@ -405,33 +437,30 @@ class Emitter {
   private writeBreak(character: string): void {
     if (character === '\n') this.putBreak();
     else {
-      this.out.push(character);
+      this.out += character;
       this.column = 0;
     }
   }
 
+  /** Plain scalars never hold line breaks (the analysis forbids it), so this writes word by word. */
   private writePlain(text: string, allowBreaks: boolean): void {
     if (!this.whitespace) this.put(' ');
-    const chars = Array.from(text);
     let spaces = false;
-    let breaks = false;
-    for (let i = 0; i < chars.length; i++) {
-      const c = chars[i] as string;
-      if (c === ' ') {
-        if (allowBreaks && !spaces && this.column > BEST_WIDTH && chars[i + 1] !== ' ') this.writeIndent();
-        else this.put(c);
+    let i = 0;
+    while (i < text.length) {
+      if (text[i] === ' ') {
+        if (allowBreaks && !spaces && this.column > BEST_WIDTH && text[i + 1] !== ' ') this.writeIndent();
+        else this.put(' ');
         spaces = true;
-      } else if (isBreak(c)) {
-        if (!breaks && c === '\n') this.putBreak();
-        this.writeBreak(c);
-        this.indention = true;
-        breaks = true;
+        i++;
       } else {
-        if (breaks) this.writeIndent();
-        this.put(c);
+        const end = text.indexOf(' ', i);
+        const word = end === -1 ? text.slice(i) : text.slice(i, end);
+        this.out += word;
+        this.column += codePointLength(word);
         this.indention = false;
         spaces = false;
-        breaks = false;
+        i += word.length;
       }
     }
     this.whitespace = false;
@@ -480,6 +509,14 @@ class Emitter {
 
   private writeDoubleQuoted(text: string, allowBreaks: boolean): void {
     this.writeIndicator('"', true, false, false);
+    if (PRINTABLE_ASCII_WORD.test(text)) {
+      // Nothing to escape and no space to fold at.
+      this.out += `${text}"`;
+      this.column += text.length + 1;
+      this.whitespace = false;
+      this.indention = false;
+      return;
+    }
     const chars = Array.from(text);
     const startsWithBom = chars[0] === '\uFEFF';
     let spaces = false;
@@ -542,6 +579,30 @@ class Emitter {
       }
     }
   }
+}
+
+/** ASCII strings that libyaml's analysis always allows in plain block style (no spaces, no indicators at the start, no trailing ':'). */
+const SIMPLE_PLAIN = /^[A-Za-z0-9_/][A-Za-z0-9_./+=~:@%?&,-]*(?<!:)$/;
+const PRINTABLE_ASCII_WORD = /^[\x21\x23-\x5b\x5d-\x7e]*$/;
+const plainWidths = new Map<string, number | undefined>();
+const MAX_CACHED_PLAIN = 10_000;
+
+/**
+ * For a scalar that yaml.v2 writes in plain style in block context (and that has no line break), its
+ * width in columns; undefined when it needs quotes or a block style. Cached: index values repeat a lot.
+ */
+function plainWidth(text: string, isString: boolean): number | undefined {
+  if (SIMPLE_PLAIN.test(text)) return !isString || resolvesToString(text) ? text.length : undefined;
+  const key = isString ? text : `\u0000${text}`;
+  if (plainWidths.has(key)) return plainWidths.get(key);
+  let width: number | undefined;
+  if (text.length > 0 && (!isString || resolvesToString(text))) {
+    const analysis = analyzeScalar(text);
+    if (analysis.blockPlainAllowed && !analysis.multiline) width = Array.from(text).length;
+  }
+  if (plainWidths.size >= MAX_CACHED_PLAIN) plainWidths.clear();
+  plainWidths.set(key, width);
+  return width;
 }
 
 const ESCAPES = new Map<string, string>([

@@ -4,6 +4,7 @@
  * created and digest), ordering (SemVer descending), and the exact YAML Helm writes.
  */
 import { IndexFormatError } from '../errors';
+import { parseEmittedYaml } from './fast-yaml';
 import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from './go-time';
 import { emitGoYaml, type GoValue } from './go-yaml';
 import { parseGoYaml, YamlSyntaxError, type YamlValue } from './go-yaml-parse';
@@ -166,7 +167,9 @@ export function parseIndex(text: string, onDropped?: (dropped: DroppedEntry) => 
       document = json;
       source = 'json';
     } else {
-      document = parseGoYaml(text, { strict: true, maxNodes: Math.max(1_000_000, text.length) });
+      document =
+        parseEmittedYaml(text) ??
+        parseGoYaml(text, { strict: true, maxNodes: Math.max(1_000_000, text.length) });
       source = 'yaml';
     }
   } catch (error) {
@@ -330,9 +333,12 @@ function toPlain(value: YamlValue): GoValue {
 
 /** The index as `helm repo index` writes it: Go's JSON field set, keys sorted, yaml.v2 formatting. */
 export function serializeIndex(index: IndexFile): string {
+  const entries: Record<string, GoValue> = {};
+  for (const [name, versions] of Object.entries(index.entries))
+    entries[name] = versions.map(withoutEmptyFields);
   const document: Record<string, GoValue> = {
     apiVersion: index.apiVersion,
-    entries: index.entries as unknown as GoValue,
+    entries,
     generated: index.generated,
   };
   if (index.serverInfo !== undefined && Object.keys(index.serverInfo).length > 0) {
@@ -343,6 +349,27 @@ export function serializeIndex(index: IndexFile): string {
     document.annotations = index.annotations;
   }
   return emitGoYaml(document);
+}
+
+/** Fields Go writes even when empty (no `omitempty`). */
+const ALWAYS_WRITTEN = new Set(['urls', 'created']);
+
+/** An entry as Go's JSON encoding sees it: empty strings, false, empty lists and maps left out. */
+function withoutEmptyFields(entry: ChartVersionEntry): GoValue {
+  const fields = entry as unknown as Record<string, GoValue | undefined>;
+  const isEmpty = (key: string, value: GoValue | undefined): boolean =>
+    !ALWAYS_WRITTEN.has(key) &&
+    (value === undefined ||
+      value === null ||
+      value === '' ||
+      value === false ||
+      (Array.isArray(value) && value.length === 0) ||
+      (typeof value === 'object' &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).length === 0));
+  if (!Object.entries(fields).some(([key, value]) => isEmpty(key, value))) return fields as GoValue;
+  return Object.fromEntries(Object.entries(fields).filter(([key, value]) => !isEmpty(key, value))) as GoValue;
 }
 
 function describe(error: unknown): string {
