@@ -1,0 +1,57 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { ApiCallCounter } from '../../lib/aws/api-calls';
+import { parseIndexerConfig } from '../../lib/helm/config';
+import { handleS3Event } from '../../lib/helm/reindexer';
+import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
+import { childEntry } from '../child';
+import { objectCreatedEvent } from './s3-event';
+
+/**
+ * Incremental updates in a process of their own: one S3 "object created" event per new chart, handled
+ * one after the other by the same warm clients (the first is the cold one: first connection, first
+ * S3 call). The parent measures the process's peak memory.
+ */
+export interface IncrementalInput {
+  endpoint: string;
+  bucket: string;
+  prefix: string;
+  /** Keys of charts already uploaded, one event each, in order. */
+  keys: Array<{ key: string; size: number; etag: string }>;
+}
+
+export interface IncrementalResult {
+  /** Wall time of each event, in order. */
+  wallMs: number[];
+  outcomes: string[];
+  /** S3 calls per operation over all events. */
+  apiCalls: Record<string, number>;
+}
+
+async function run(input: IncrementalInput): Promise<IncrementalResult> {
+  const calls = new ApiCallCounter();
+  const s3 = calls.attach(
+    'S3',
+    new S3Client({
+      region: 'us-east-1',
+      endpoint: input.endpoint,
+      credentials: EMULATOR_CREDENTIALS,
+      forcePathStyle: true,
+    }),
+  );
+  const config = parseIndexerConfig({ bucket: input.bucket, prefix: input.prefix });
+  const wallMs: number[] = [];
+  const outcomes: string[] = [];
+  for (const object of input.keys) {
+    const event = objectCreatedEvent(input.bucket, object, new Date());
+    const started = performance.now();
+    const summary = await handleS3Event({ s3, config }, event);
+    wallMs.push(Math.round(performance.now() - started));
+    outcomes.push(summary.outcome);
+    if (summary.indexed.length !== 1 || summary.invalid.length > 0) {
+      throw new Error(`event for ${object.key} was not indexed: ${JSON.stringify(summary)}`);
+    }
+  }
+  return { wallMs, outcomes, apiCalls: calls.snapshot() };
+}
+
+childEntry(run);

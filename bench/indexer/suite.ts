@@ -1,0 +1,273 @@
+import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mapWithConcurrency } from '../../lib/util/concurrency';
+import { EMULATOR_CREDENTIALS, startMotoServer } from '../../test/support/moto-server';
+import { type ChartSpec, chartArchive, chartFileName, chartSpecs } from '../chart-factory';
+import { type MemoryUsage, runChild } from '../child';
+import { type HelmRun, runHelm } from './helm';
+import type { IncrementalInput, IncrementalResult } from './incremental';
+import type { RebuildInput, RebuildResult } from './rebuild';
+
+export interface IndexerBenchOptions {
+  /** Chart versions in the index. */
+  sizes: number[];
+  /** Sizes whose charts are all uploaded to the emulator and rebuilt from a listing. */
+  rebuildSizes: number[];
+  /** Incremental update of an index of `indexSize` versions in a bucket holding `bucketSize` charts. */
+  bucketGrowth?: { indexSize: number; bucketSize: number };
+  /** Incremental updates (and helm merges) per size; medians are reported. */
+  repeats: number;
+  /** Charts read at once during a rebuild (the indexer's configured concurrency). */
+  concurrency: number;
+  workDir: string;
+  log: (line: string) => void;
+}
+
+export interface IncrementalMeasurement {
+  /** First event of a fresh process (first connection, first S3 call): median over repeats. */
+  coldMs: number;
+  /** Second event of the same process (warm clients): median over repeats. */
+  warmMs: number;
+  samplesMs: number[][];
+  memory: MemoryUsage;
+  /** S3 calls per event (the incremental path never lists the bucket). */
+  apiCallsPerEvent: Record<string, number>;
+}
+
+export interface IndexerSizeResult {
+  versions: number;
+  indexBytes: number;
+  /** Charts in the bucket during the incremental update. */
+  bucketCharts: number;
+  incremental: IncrementalMeasurement;
+  helmMerge: { medianMs: number; samplesMs: number[]; peakRssMb: number };
+  helmFull: HelmRun & { chartsPerSecond: number };
+  rebuild?: RebuildResult & { chartsPerSecond: number; memory: MemoryUsage };
+}
+
+export interface BucketGrowthResult {
+  indexVersions: number;
+  bucketCharts: number;
+  incremental: IncrementalMeasurement;
+}
+
+export interface IndexerResults {
+  sizes: IndexerSizeResult[];
+  bucketGrowth?: BucketGrowthResult;
+}
+
+const INCREMENTAL = join(__dirname, 'incremental.ts');
+const REBUILD = join(__dirname, 'rebuild.ts');
+const PREFIX = 'charts/';
+const UPLOAD_CONCURRENCY = 16;
+
+export async function runIndexerBench(options: IndexerBenchOptions): Promise<IndexerResults> {
+  const uploadSizes = new Set(options.rebuildSizes);
+  if (options.bucketGrowth) uploadSizes.add(options.bucketGrowth.bucketSize);
+  const sizes = [...new Set([...options.sizes, ...uploadSizes])].sort((a, b) => a - b);
+  const largest = sizes[sizes.length - 1] ?? 0;
+
+  const pool = join(options.workDir, 'pool');
+  mkdirSync(pool, { recursive: true });
+  const specs = chartSpecs(largest);
+  const generated = performance.now();
+  for (const spec of specs) writeFileSync(join(pool, chartFileName(spec)), chartArchive(spec));
+  options.log(
+    `indexer: ${largest} chart archives generated in ${Math.round(performance.now() - generated)} ms`,
+  );
+
+  const moto = await startMotoServer();
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: moto.endpoint,
+    credentials: EMULATOR_CREDENTIALS,
+    forcePathStyle: true,
+  });
+  const bench = new IndexerBench(options, moto.endpoint, s3, pool, specs);
+  try {
+    const results: IndexerSizeResult[] = [];
+    for (const size of sizes) {
+      const result = await bench.size(size, uploadSizes.has(size));
+      if (options.sizes.includes(size)) results.push(result);
+    }
+    const growth = options.bucketGrowth && (await bench.bucketGrowth(options.bucketGrowth));
+    return { sizes: results, ...(growth ? { bucketGrowth: growth } : {}) };
+  } finally {
+    s3.destroy();
+    await moto.stop();
+    rmSync(options.workDir, { recursive: true, force: true });
+  }
+}
+
+class IndexerBench {
+  /** Versions of the new charts, so every incremental update adds a version never seen before. */
+  private nextNewVersion = 0;
+
+  constructor(
+    private readonly options: IndexerBenchOptions,
+    private readonly endpoint: string,
+    private readonly s3: S3Client,
+    private readonly pool: string,
+    private readonly specs: ChartSpec[],
+  ) {}
+
+  async size(versions: number, upload: boolean): Promise<IndexerSizeResult> {
+    const { log, repeats, workDir } = this.options;
+    // helm repo index over a directory of exactly these archives: the full reference, and the old index.
+    const repo = join(workDir, `repo-${versions}`);
+    mkdirSync(repo, { recursive: true });
+    for (const spec of this.specs.slice(0, versions)) {
+      linkSync(join(this.pool, chartFileName(spec)), join(repo, chartFileName(spec)));
+    }
+    const full = await runHelm(['repo', 'index', repo]);
+    const indexFile = this.indexPath(versions);
+    copyFileSync(join(repo, 'index.yaml'), indexFile);
+    rmSync(repo, { recursive: true, force: true });
+    const indexBytes = statSync(indexFile).size;
+    log(
+      `indexer ${versions}: helm repo index (full) ${full.wallMs} ms, index ${(indexBytes / 1e6).toFixed(1)} MB`,
+    );
+
+    // helm repo index --merge: how a CI pipeline adds one chart to an existing index.
+    const merges: HelmRun[] = [];
+    for (let r = 0; r < repeats; r++) {
+      const dir = join(workDir, `merge-${versions}-${r}`);
+      mkdirSync(dir, { recursive: true });
+      const spec = this.newChart();
+      writeFileSync(join(dir, chartFileName(spec)), chartArchive(spec));
+      merges.push(await runHelm(['repo', 'index', '--merge', indexFile, dir]));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    log(`indexer ${versions}: helm repo index --merge ${merges.map((m) => m.wallMs).join(', ')} ms`);
+
+    const bucket = `bench-index-${versions}`;
+    await this.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    if (upload) {
+      const uploaded = performance.now();
+      await mapWithConcurrency(this.specs.slice(0, versions), UPLOAD_CONCURRENCY, (spec) =>
+        this.put(
+          bucket,
+          `${PREFIX}${chartFileName(spec)}`,
+          readFileSync(join(this.pool, chartFileName(spec))),
+        ),
+      );
+      log(
+        `indexer ${versions}: ${versions} charts uploaded in ${Math.round(performance.now() - uploaded)} ms`,
+      );
+    }
+    const incremental = await this.incremental(bucket, versions);
+    log(
+      `indexer ${versions}: incremental cold ${incremental.coldMs} ms, warm ${incremental.warmMs} ms, peak RSS ${incremental.memory.peakRssMb} MB`,
+    );
+
+    let rebuild: IndexerSizeResult['rebuild'];
+    if (upload) {
+      const outcome = await runChild<RebuildInput, RebuildResult>(REBUILD, {
+        endpoint: this.endpoint,
+        bucket,
+        prefix: PREFIX,
+        concurrency: this.options.concurrency,
+      });
+      const { result } = outcome;
+      rebuild = {
+        ...result,
+        chartsPerSecond: perSecond(result.charts, result.wallMs),
+        memory: outcome.memory,
+      };
+      log(
+        `indexer ${versions}: rebuild of ${result.charts} charts ${result.wallMs} ms (${rebuild.chartsPerSecond}/s), peak RSS ${outcome.memory.peakRssMb} MB`,
+      );
+    }
+    return {
+      versions,
+      indexBytes,
+      bucketCharts: (upload ? versions : 0) + 2 * repeats,
+      incremental,
+      helmMerge: {
+        medianMs: median(merges.map((m) => m.wallMs)),
+        samplesMs: merges.map((m) => m.wallMs),
+        peakRssMb: Math.max(...merges.map((m) => m.peakRssMb)),
+      },
+      helmFull: { ...full, chartsPerSecond: perSecond(versions, full.wallMs) },
+      ...(rebuild ? { rebuild } : {}),
+    };
+  }
+
+  /** The same incremental update, with an index of `indexSize` versions in a bucket of `bucketSize` charts. */
+  async bucketGrowth(growth: { indexSize: number; bucketSize: number }): Promise<BucketGrowthResult> {
+    const bucket = `bench-index-${growth.bucketSize}`;
+    const incremental = await this.incremental(bucket, growth.indexSize);
+    this.options.log(
+      `indexer: ${growth.indexSize}-version index in a bucket of ${growth.bucketSize} charts: incremental cold ${incremental.coldMs} ms, warm ${incremental.warmMs} ms`,
+    );
+    return { indexVersions: growth.indexSize, bucketCharts: growth.bucketSize, incremental };
+  }
+
+  /**
+   * Puts the `indexVersions`-version index helm wrote into the bucket, then runs `repeats` fresh
+   * processes that each handle two "chart created" events.
+   */
+  private async incremental(bucket: string, indexVersions: number): Promise<IncrementalMeasurement> {
+    await this.put(bucket, `${PREFIX}index.yaml`, readFileSync(this.indexPath(indexVersions)));
+    const samples: number[][] = [];
+    const memories: MemoryUsage[] = [];
+    let apiCalls: Record<string, number> = {};
+    for (let r = 0; r < this.options.repeats; r++) {
+      const keys: IncrementalInput['keys'] = [];
+      for (let event = 0; event < 2; event++) {
+        const spec = this.newChart();
+        const body = chartArchive(spec);
+        const key = `${PREFIX}${chartFileName(spec)}`;
+        const etag = await this.put(bucket, key, body);
+        keys.push({ key, size: body.length, etag });
+      }
+      const outcome = await runChild<IncrementalInput, IncrementalResult>(INCREMENTAL, {
+        endpoint: this.endpoint,
+        bucket,
+        prefix: PREFIX,
+        keys,
+      });
+      samples.push(outcome.result.wallMs);
+      memories.push(outcome.memory);
+      apiCalls = outcome.result.apiCalls;
+    }
+    return {
+      coldMs: median(samples.map((sample) => sample[0] ?? Number.NaN)),
+      warmMs: median(samples.map((sample) => sample[1] ?? Number.NaN)),
+      samplesMs: samples,
+      memory: {
+        peakRssMb: Math.max(...memories.map((memory) => memory.peakRssMb)),
+        baselineRssMb: median(memories.map((memory) => memory.baselineRssMb)),
+        peakHeapMb: Math.max(...memories.map((memory) => memory.peakHeapMb)),
+      },
+      apiCallsPerEvent: Object.fromEntries(Object.entries(apiCalls).map(([key, count]) => [key, count / 2])),
+    };
+  }
+
+  private newChart(): ChartSpec {
+    const n = this.nextNewVersion++;
+    return { name: 'chart-00000', version: `2.${Math.floor(n / 100)}.${n % 100}` };
+  }
+
+  private indexPath(versions: number): string {
+    return join(this.options.workDir, `index-${versions}.yaml`);
+  }
+
+  private async put(bucket: string, key: string, body: Buffer): Promise<string> {
+    const response = await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    return response.ETag ?? '';
+  }
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  if (sorted.length % 2 === 1) return sorted[middle] as number;
+  return Math.round(((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2);
+}
+
+function perSecond(count: number, ms: number): number {
+  return Math.round((count / ms) * 1000);
+}

@@ -1,0 +1,199 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runIndexerBench } from './indexer/suite';
+import { currentLoadAverage, machineInfo } from './machine';
+import { runReconcilerBench } from './reconciler/suite';
+import { type BenchResults, checkTargets, renderMarkdown } from './report';
+
+/**
+ * `npm run bench` (after scripts/setup-tools.sh). Writes bench/results/results.{md,json} (or --out)
+ * and prints a PASS/MISS line per target. Misses are reported, not failed on; a crash exits 1.
+ *
+ *   --quick                 small sizes, for a smoke run (about a minute)
+ *   --only reconciler|indexer
+ *   --sizes 100,500,1000    reconciler cluster counts
+ *   --index-sizes 1000,10000,50000
+ *   --rebuild-sizes 1000,10000   index sizes whose charts are uploaded to moto and rebuilt
+ *   --sequential-sizes 100  cluster counts also run at concurrency 1 behind the latency proxy
+ *   --throttle-sizes 100    cluster counts also run with throttling injected
+ *   --throttle iam=0.1      share of requests throttled per service
+ *   --latency 30            ms added per request by the proxy
+ *   --concurrency 8         the reconciler's configured concurrency
+ *   --repeats 3             incremental updates and helm merges per index size (medians reported)
+ *   --seed 1                seed of the injected throttling
+ *   --out bench/results     where results.md and results.json go
+ */
+const USAGE = 'usage: tsx bench/run.ts [--quick] [--only reconciler|indexer] [--sizes 100,500,1000] ...';
+
+interface Options {
+  only?: 'reconciler' | 'indexer';
+  sizes: number[];
+  indexSizes: number[];
+  rebuildSizes: number[];
+  sequentialSizes: number[];
+  throttleSizes: number[];
+  throttle: Record<string, number>;
+  latencyMs: number;
+  concurrency: number;
+  repeats: number;
+  seed: number;
+  out: string;
+}
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      sizes: { type: 'string' },
+      'index-sizes': { type: 'string' },
+      'rebuild-sizes': { type: 'string' },
+      'sequential-sizes': { type: 'string' },
+      'throttle-sizes': { type: 'string' },
+      throttle: { type: 'string' },
+      latency: { type: 'string' },
+      concurrency: { type: 'string' },
+      repeats: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.only !== undefined && values.only !== 'reconciler' && values.only !== 'indexer') {
+    throw new Error(`--only must be "reconciler" or "indexer", got "${values.only}"`);
+  }
+  const quick = values.quick;
+  const sizes = numbers('--sizes', values.sizes, quick ? [20, 40] : [100, 500, 1000]);
+  return {
+    ...(values.only ? { only: values.only } : {}),
+    sizes,
+    indexSizes: numbers('--index-sizes', values['index-sizes'], quick ? [100, 500] : [1000, 10_000, 50_000]),
+    rebuildSizes: numbers('--rebuild-sizes', values['rebuild-sizes'], quick ? [100, 500] : [1000, 10_000]),
+    sequentialSizes: numbers('--sequential-sizes', values['sequential-sizes'], [sizes[0] ?? 0]),
+    throttleSizes: numbers('--throttle-sizes', values['throttle-sizes'], [sizes[0] ?? 0]),
+    throttle: shares(values.throttle ?? 'iam=0.1'),
+    latencyMs: number('--latency', values.latency, 30),
+    concurrency: number('--concurrency', values.concurrency, 8),
+    repeats: number('--repeats', values.repeats, quick ? 2 : 3),
+    seed: number('--seed', values.seed, 1),
+    out: values.out ?? join(__dirname, 'results'),
+  };
+}
+
+function numbers(flag: string, text: string | undefined, fallback: number[]): number[] {
+  if (text === undefined) return fallback;
+  return text.split(',').map((part) => number(flag, part.trim(), Number.NaN));
+}
+
+function number(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${flag}: "${text}" is not a non-negative number`);
+  return value;
+}
+
+function shares(text: string): Record<string, number> {
+  return Object.fromEntries(
+    text.split(',').map((pair) => {
+      const [service, share] = pair.split('=');
+      const value = Number(share);
+      if (!service || !Number.isFinite(value) || value < 0 || value > 1) {
+        throw new Error(`--throttle: "${pair}" is not service=share with a share between 0 and 1`);
+      }
+      return [service.trim().toLowerCase(), value];
+    }),
+  );
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const started = performance.now();
+  const results: BenchResults = {
+    machine: machineInfo(),
+    options: { ...options },
+    durationS: 0,
+    loadAverageEnd: 0,
+    errors: [],
+  };
+  if (options.only !== 'indexer') {
+    try {
+      results.reconciler = await runReconcilerBench({
+        sizes: options.sizes,
+        concurrency: options.concurrency,
+        latencyMs: options.latencyMs,
+        sequentialSizes: options.sequentialSizes,
+        throttleSizes: options.throttleSizes,
+        throttle: options.throttle,
+        seed: options.seed,
+        log,
+      });
+    } catch (error) {
+      results.errors.push({ part: 'reconciler', error: describe(error) });
+      log(`reconciler benchmark crashed: ${describe(error)}`);
+    }
+  }
+  if (options.only !== 'reconciler') {
+    try {
+      const largest = Math.max(...options.indexSizes);
+      const growthBucket = options.rebuildSizes.filter(
+        (size) => size >= 10 * Math.min(...options.indexSizes),
+      );
+      results.indexer = await runIndexerBench({
+        sizes: options.indexSizes,
+        rebuildSizes: options.rebuildSizes.filter((size) => size <= largest),
+        ...(growthBucket.length > 0
+          ? {
+              bucketGrowth: {
+                indexSize: Math.min(...options.indexSizes),
+                bucketSize: Math.max(...growthBucket),
+              },
+            }
+          : {}),
+        repeats: options.repeats,
+        concurrency: options.concurrency,
+        workDir: mkdtempSync(join(tmpdir(), 'irsa-bench-')),
+        log,
+      });
+    } catch (error) {
+      results.errors.push({ part: 'indexer', error: describe(error) });
+      log(`indexer benchmark crashed: ${describe(error)}`);
+    }
+  }
+  results.durationS = Math.round((performance.now() - started) / 1000);
+  results.loadAverageEnd = currentLoadAverage();
+  const checks = checkTargets(results);
+  mkdirSync(options.out, { recursive: true });
+  writeFileSync(
+    join(options.out, 'results.json'),
+    `${JSON.stringify({ ...results, targets: checks }, null, 2)}\n`,
+  );
+  writeFileSync(join(options.out, 'results.md'), renderMarkdown(results, checks));
+  process.stdout.write('\n');
+  for (const check of checks) process.stdout.write(`${check.verdict}: ${check.target} — ${check.measured}\n`);
+  process.stdout.write(`\nresults written to ${join(options.out, 'results.md')} and results.json\n`);
+  return results.errors.length > 0 ? 1 : 0;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`${describe(error)}\n`);
+      process.exit(1);
+    },
+  );
+}
