@@ -203,12 +203,18 @@ function desiredRole(
   return role;
 }
 
-/** Two targets with one role name (a hash collision) would fight over the role: neither gets it. */
+/**
+ * Two targets with one role name (a hash collision; IAM compares names case-insensitively) would fight
+ * over the role: neither gets it.
+ */
 function dropNameCollisions(roles: DesiredRole[], skipped: SkippedTarget[]): DesiredRole[] {
   const count = new Map<string, number>();
-  for (const role of roles) count.set(role.roleName, (count.get(role.roleName) ?? 0) + 1);
+  for (const role of roles) {
+    const key = role.roleName.toLowerCase();
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
   return roles.filter((role) => {
-    if (count.get(role.roleName) === 1) return true;
+    if (count.get(role.roleName.toLowerCase()) === 1) return true;
     skipped.push({
       region: role.region,
       clusterName: role.clusterName,

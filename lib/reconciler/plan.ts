@@ -50,10 +50,11 @@ export function plan(
   config: ReconcilerConfig,
 ): Plan {
   const owned = new Map<string, ObservedRole>();
+  // IAM role names are unique case-insensitively: `Irsa-x` blocks `irsa-x`.
   const unowned = new Set<string>();
   for (const role of observed.roles) {
     if (isOwnedRole(role, config)) owned.set(role.roleName, role);
-    else unowned.add(role.roleName);
+    else unowned.add(role.roleName.toLowerCase());
   }
   const actions: Action[] = [];
   const skipped: SkippedTarget[] = [...desired.skipped];
@@ -68,17 +69,21 @@ export function plan(
   let creates = 0;
   for (const role of desired.roles) {
     desiredNames.add(role.roleName);
-    desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
     const current = owned.get(role.roleName);
-    if (current) {
-      actions.push(...diffRole(role, current));
-    } else if (unowned.has(role.roleName)) {
+    if (current === undefined && unowned.has(role.roleName.toLowerCase())) {
+      // Not registered as the target's role: an older owned role for the target must not be pruned
+      // in favour of one that can not be created.
       skipped.push({
         region: role.region,
         clusterName: role.clusterName,
         bindingName: role.bindingName,
         reason: NAME_TAKEN_REASON,
       });
+      continue;
+    }
+    desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
+    if (current) {
+      actions.push(...diffRole(role, current));
     } else {
       creates++;
       actions.push({ kind: 'create', role });

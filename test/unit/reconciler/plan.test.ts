@@ -220,6 +220,22 @@ describe('plan', () => {
     ]);
   });
 
+  it('treats a role name held in another letter case as taken (IAM names are case-insensitive)', () => {
+    // Prepare
+    const config = makeConfig();
+    const discovery = makeDiscovery([completeScan(EU, [prod])]);
+    const [ours] = rolesFor(config, discovery.regions);
+    if (!ours) throw new Error('no role');
+    const squatter = foreignRole(ours.roleName.toUpperCase());
+
+    // Act
+    const result = planFor(config, discovery, [squatter]);
+
+    // Assess
+    expect(result.actions).toEqual([]);
+    expect(result.skipped.map((s) => s.reason)).toEqual([NAME_TAKEN_REASON]);
+  });
+
   it('never plans an action for roles of other paths, owners or stages, even when their cluster is gone', () => {
     // Prepare
     const config = makeConfig();
@@ -373,6 +389,22 @@ describe('plan', () => {
         'delete',
       ]);
       expect(deletes(result.actions)[0]?.reason).toMatch(/^superseded by role wi-prod-/);
+    });
+
+    it('keeps the old role when its replacement name is taken by a role it does not own', () => {
+      // Prepare
+      const renamed = { ...config, roleNamePrefix: 'wi-', regions: [EU], bindings: [APP_BINDING] };
+      const discovery = makeDiscovery([completeScan(EU, [prod])]);
+      const old = rolesFor({ ...renamed, roleNamePrefix: 'irsa-' }, discovery.regions);
+      const [wanted] = desiredState(renamed, discovery).roles;
+      if (!wanted) throw new Error('no desired role');
+
+      // Act
+      const result = planFor(renamed, discovery, [...old, foreignRole(wanted.roleName)]);
+
+      // Assess
+      expect(result.actions).toEqual([]);
+      expect(result.skipped.map((s) => s.reason)).toEqual([NAME_TAKEN_REASON]);
     });
 
     it('deletes nothing when prune is off', () => {
