@@ -1,0 +1,430 @@
+import { parseReconcilerConfig } from '../../../lib/reconciler/config';
+import {
+  bucketFindings,
+  type CfnResource,
+  type CfnTemplate,
+  dependsOn,
+  iamFindings,
+  identityPolicyStatements,
+  readPackagedTemplate,
+  resolveTokens,
+  resourcesOfType,
+} from '../../support/stack-template';
+
+/**
+ * The template `npm run package` writes (.serverless/cloudformation-template-update-stack.json, stage uat
+ * in scripts/test.sh). The checkers are tested first on small bad templates, so a pass means something.
+ */
+
+function role(statements: unknown[]): CfnTemplate {
+  return {
+    Resources: {
+      FnRole: {
+        Type: 'AWS::IAM::Role',
+        Properties: { Policies: [{ PolicyName: 'inline', PolicyDocument: { Statement: statements } }] },
+      },
+    },
+  };
+}
+
+const TLS_DENY = {
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 's3:*',
+  Resource: [{ 'Fn::GetAtt': ['Bucket', 'Arn'] }, { 'Fn::Sub': '${Bucket.Arn}/*' }],
+  Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+};
+
+function bucket(properties: Record<string, unknown>, statements: unknown[]): CfnTemplate {
+  return {
+    Resources: {
+      Bucket: { Type: 'AWS::S3::Bucket', Properties: properties },
+      BucketPolicy: {
+        Type: 'AWS::S3::BucketPolicy',
+        Properties: { Bucket: { Ref: 'Bucket' }, PolicyDocument: { Statement: statements } },
+      },
+    },
+  };
+}
+
+const GOOD_BUCKET = {
+  BucketEncryption: {
+    ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+  },
+  PublicAccessBlockConfiguration: {
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  },
+};
+
+describe('the IAM checker', () => {
+  it.each([
+    ['Action "*"', { Effect: 'Allow', Action: '*', Resource: 'arn:aws:s3:::b' }, /every action \(\*\)/],
+    [
+      'iam:*',
+      { Effect: 'Allow', Action: ['iam:*'], Resource: 'arn:aws:iam::1:role/x' },
+      /every action \(iam:\*\)/,
+    ],
+    ['s3:*', { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::b/*' }, /every action \(s3:\*\)/],
+    [
+      'a write wildcard',
+      { Effect: 'Allow', Action: 'iam:Create*', Resource: 'arn:aws:iam::1:role/x' },
+      /wildcard/,
+    ],
+    [
+      'a write action on "*"',
+      { Effect: 'Allow', Action: 'iam:CreateRole', Resource: '*' },
+      /iam:CreateRole on/,
+    ],
+    ['NotAction in an Allow', { Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }, /NotAction/],
+  ])('flags %s', (_name, statement, finding) => {
+    // Act
+    const findings = iamFindings(role([statement]));
+    // Assess
+    expect(findings).toEqual(expect.arrayContaining([expect.stringMatching(finding)]));
+  });
+
+  it('looks into both branches of an Fn::If and into managed policies', () => {
+    // Prepare
+    const template: CfnTemplate = {
+      Resources: {
+        Managed: {
+          Type: 'AWS::IAM::ManagedPolicy',
+          Properties: {
+            PolicyDocument: {
+              Statement: [
+                {
+                  'Fn::If': [
+                    'Cond',
+                    { Ref: 'AWS::NoValue' },
+                    { Effect: 'Allow', Action: 'iam:*', Resource: '*' },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      },
+    };
+    // Act
+    const findings = iamFindings(template);
+    // Assess
+    expect(findings).toContain('Managed: Allow of every action (iam:*)');
+  });
+
+  it('accepts list and read actions on "*", scoped writes and denies', () => {
+    // Prepare
+    const template = role([
+      { Effect: 'Allow', Action: ['eks:ListClusters', 'sts:GetCallerIdentity'], Resource: '*' },
+      { Effect: 'Allow', Action: 'iam:CreateRole', Resource: 'arn:aws:iam::1:role/irsa-reconciler/uat/*' },
+      { Effect: 'Deny', Action: '*', Resource: '*' },
+    ]);
+    // Act / Assess
+    expect(iamFindings(template)).toEqual([]);
+  });
+});
+
+describe('the bucket checker', () => {
+  it('accepts an encrypted, private bucket whose policy denies non-TLS access', () => {
+    expect(bucketFindings(bucket(GOOD_BUCKET, [TLS_DENY]))).toEqual([]);
+  });
+
+  it('flags a bucket without default encryption', () => {
+    const { BucketEncryption: _omitted, ...properties } = GOOD_BUCKET;
+    expect(bucketFindings(bucket(properties, [TLS_DENY]))).toEqual(['Bucket: no default encryption']);
+  });
+
+  it('flags a bucket with one Block Public Access setting off', () => {
+    // Prepare
+    const properties = {
+      ...GOOD_BUCKET,
+      PublicAccessBlockConfiguration: {
+        ...GOOD_BUCKET.PublicAccessBlockConfiguration,
+        RestrictPublicBuckets: false,
+      },
+    };
+    // Act / Assess
+    expect(bucketFindings(bucket(properties, [TLS_DENY]))).toEqual([
+      'Bucket: Block Public Access off (RestrictPublicBuckets)',
+    ]);
+  });
+
+  it('flags a bucket without TLS enforcement, or with it on the objects only', () => {
+    const objectsOnly = { ...TLS_DENY, Resource: { 'Fn::Sub': '${Bucket.Arn}/*' } };
+    const allowOnly = { ...TLS_DENY, Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::1:root' } };
+    for (const statements of [[], [objectsOnly], [allowOnly]]) {
+      expect(bucketFindings(bucket(GOOD_BUCKET, statements))).toEqual([
+        'Bucket: no bucket policy denying aws:SecureTransport=false',
+      ]);
+    }
+  });
+
+  it('flags a bucket policy that allows a public principal', () => {
+    // Prepare
+    const publicRead = { Effect: 'Allow', Principal: { AWS: '*' }, Action: 's3:GetObject', Resource: 'x/*' };
+    // Act / Assess
+    expect(bucketFindings(bucket(GOOD_BUCKET, [TLS_DENY, publicRead]))).toEqual([
+      'Bucket: bucket policy allows a public principal',
+    ]);
+  });
+});
+
+describe('the packaged template', () => {
+  let template: CfnTemplate;
+  const functions = ['ReconcileLambdaFunction', 'CustomResourceLambdaFunction', 'ReindexLambdaFunction'];
+
+  beforeAll(() => {
+    template = readPackagedTemplate();
+  });
+
+  function resource(id: string): CfnResource {
+    const found = template.Resources[id];
+    if (!found) throw new Error(`the template has no resource ${id}`);
+    return found;
+  }
+
+  function props(id: string): Record<string, unknown> {
+    return resource(id).Properties ?? {};
+  }
+
+  function environment(id: string): Record<string, unknown> {
+    return (props(id).Environment as { Variables: Record<string, unknown> }).Variables;
+  }
+
+  it('passes the least-privilege checks', () => {
+    expect(identityPolicyStatements(template).length).toBeGreaterThan(10);
+    expect(iamFindings(template)).toEqual([]);
+  });
+
+  it('passes the bucket checks, for every bucket', () => {
+    expect(
+      resourcesOfType(template, 'AWS::S3::Bucket')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['ChartBucket', 'DataBucket', 'ServerlessDeploymentBucket']);
+    expect(bucketFindings(template)).toEqual([]);
+  });
+
+  it('runs every function on Node.js 22 on arm64, with its own role and a log group with retention', () => {
+    const roles = new Set<string>();
+    for (const id of functions) {
+      expect(props(id)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+      roles.add(JSON.stringify(props(id).Role));
+      const logGroup = id.replace('LambdaFunction', 'LogGroup');
+      expect(props(logGroup)).toMatchObject({
+        LogGroupName: `/aws/lambda/${String(props(id).FunctionName)}`,
+        RetentionInDays: expect.any(Number),
+      });
+      expect(dependsOn(resource(id))).toContain(logGroup);
+    }
+    expect(roles.size).toBe(functions.length);
+    expect(resourcesOfType(template, 'AWS::IAM::Role').map(([id]) => id)).not.toContain(
+      'IamRoleLambdaExecution',
+    );
+  });
+
+  it('runs each reconciling function at most once at a time', () => {
+    expect(props('ReconcileLambdaFunction').ReservedConcurrentExecutions).toBe(1);
+    expect(props('CustomResourceLambdaFunction').ReservedConcurrentExecutions).toBe(1);
+  });
+
+  it('schedules the reconciler every two hours', () => {
+    // Act
+    const rules = resourcesOfType(template, 'AWS::Events::Rule');
+    // Assess
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] ?? [];
+    expect(rule?.Properties).toMatchObject({
+      ScheduleExpression: 'rate(2 hours)',
+      State: 'ENABLED',
+      Targets: [{ Arn: { 'Fn::GetAtt': ['ReconcileLambdaFunction', 'Arn'] } }],
+    });
+    expect(props('ReconcileSchedulePermission')).toMatchObject({
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': ['ReconcileSchedule', 'Arn'] },
+    });
+  });
+
+  it('deletes the schedule and the scheduled function before the custom resource tears down', () => {
+    // CloudFormation deletes a resource before what it depends on.
+    expect(dependsOn(resource('ReconcileSchedule'))).toContain('IrsaReconciler');
+    expect(dependsOn(resource('ReconcileLambdaFunction'))).toContain('IrsaReconciler');
+    expect(dependsOn(resource('IrsaReconciler'))).toEqual([]);
+  });
+
+  it('gives the custom resource the same configuration as the schedule, as one JSON property', () => {
+    // Prepare
+    const customResource = resource('IrsaReconciler');
+    // Assess
+    expect(customResource.Type).toBe('Custom::IrsaReconciler');
+    expect(customResource.Properties).toMatchObject({
+      ServiceToken: { 'Fn::GetAtt': ['CustomResourceLambdaFunction', 'Arn'] },
+    });
+    expect(customResource.Properties?.Config).toEqual(
+      environment('ReconcileLambdaFunction').RECONCILER_CONFIG,
+    );
+    expect(environment('ReconcileLambdaFunction').STAGE).toBe(
+      environment('CustomResourceLambdaFunction').STAGE,
+    );
+  });
+
+  it('carries a configuration the reconciler accepts, with the role path the IAM policy is scoped to', () => {
+    // Prepare: resolve the CloudFormation tokens as a deploy would.
+    const text = resolveTokens(resource('IrsaReconciler').Properties?.Config);
+    const stage = String(environment('ReconcileLambdaFunction').STAGE);
+    // Act
+    const config = parseReconcilerConfig(JSON.parse(text), { stage, deploymentRegion: 'eu-west-1' });
+    // Assess
+    const policy = JSON.stringify(props('ReconcilePolicy'));
+    expect(config.rolePath).toBe(`/irsa-reconciler/${stage}/`);
+    expect(policy).toContain(`:role${config.rolePath}*`);
+    expect(text).not.toMatch(/\$\{/);
+  });
+
+  it('limits the IAM writes of the reconcilers to roles under their path, OIDC providers to a condition', () => {
+    // Prepare
+    const statements = identityPolicyStatements(template).filter(({ where }) => where === 'ReconcilePolicy');
+    const iamWrites = statements.filter(({ statement }) =>
+      [statement.Action]
+        .flat()
+        .some((action) => /^iam:(Create|Delete|Update|Put|Tag|Untag)/.test(String(action))),
+    );
+    // Assess
+    expect(iamWrites.length).toBeGreaterThan(0);
+    for (const { statement } of iamWrites) {
+      const resourceText = JSON.stringify(statement.Resource);
+      const oidc = [statement.Action].flat().includes('iam:CreateOpenIDConnectProvider');
+      expect(resourceText).toMatch(
+        oidc
+          ? /:oidc-provider\/oidc\.eks\.\*"/
+          : /arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/irsa-reconciler\/[a-z]+\/\*"/,
+      );
+    }
+    const document = props('ReconcilePolicy').PolicyDocument as { Statement: unknown[] };
+    const oidcStatement = document.Statement.find((statement) =>
+      JSON.stringify(statement).includes('iam:CreateOpenIDConnectProvider'),
+    );
+    expect(oidcStatement).toMatchObject({
+      'Fn::If': ['OidcProviderCreation', expect.anything(), { Ref: 'AWS::NoValue' }],
+    });
+    expect(template.Conditions?.OidcProviderCreation).toEqual({
+      'Fn::Equals': [{ Ref: 'CreateOidcProvider' }, 'true'],
+    });
+  });
+
+  it('limits the indexer to its bucket and prefix', () => {
+    // Prepare
+    const statements = identityPolicyStatements(template).filter(({ where }) =>
+      where.startsWith('ReindexRole/'),
+    );
+    const s3 = statements.filter(({ statement }) => String([statement.Action].flat()[0]).startsWith('s3:'));
+    // Assess
+    expect(statements.flatMap(({ statement }) => [statement.Action].flat()).sort()).toEqual([
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+    ]);
+    for (const { statement } of s3) {
+      expect(JSON.stringify(statement.Resource)).toMatch(
+        /s3:::irsa-reconciler-[a-z]+-charts-\$\{AWS::AccountId\}/,
+      );
+    }
+    const list = s3.find(({ statement }) => statement.Action === 's3:ListBucket');
+    expect(list?.statement.Condition).toEqual({ StringLike: { 's3:prefix': 'charts/*' } });
+  });
+
+  it('notifies the indexer of chart uploads and deletions without a dependency cycle', () => {
+    // Prepare
+    const chartBucket = resource('ChartBucket');
+    const notification = chartBucket.Properties?.NotificationConfiguration as {
+      LambdaConfigurations: { Event: string; Function: unknown; Filter: unknown }[];
+    };
+    // Assess
+    expect(notification.LambdaConfigurations.map(({ Event }) => Event).sort()).toEqual([
+      's3:ObjectCreated:*',
+      's3:ObjectRemoved:*',
+    ]);
+    for (const configuration of notification.LambdaConfigurations) {
+      expect(configuration.Function).toEqual({ 'Fn::GetAtt': ['ReindexLambdaFunction', 'Arn'] });
+      expect(configuration.Filter).toEqual({
+        S3Key: {
+          Rules: [
+            { Name: 'prefix', Value: 'charts/' },
+            { Name: 'suffix', Value: '.tgz' },
+          ],
+        },
+      });
+    }
+    expect(dependsOn(chartBucket)).toContain('ReindexChartBucketPermission');
+    // The permission, the function and its role name the bucket; none refers to the resource.
+    for (const id of ['ReindexChartBucketPermission', 'ReindexLambdaFunction', 'ReindexRole']) {
+      expect(JSON.stringify(resource(id))).not.toMatch(
+        /"(Ref|Fn::GetAtt)":\s*\[?"ChartBucket"|\$\{ChartBucket[}.]/,
+      );
+    }
+    expect(environment('ReindexLambdaFunction')).toMatchObject({
+      CHART_BUCKET: { 'Fn::Sub': 'irsa-reconciler-uat-charts-${AWS::AccountId}' },
+      CHART_PREFIX: 'charts/',
+    });
+  });
+
+  it('keeps chart versions, enforces bucket ownership, and retains both buckets on stack delete', () => {
+    expect(props('ChartBucket')).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    expect(resource('ChartBucket').DeletionPolicy).toBe('Retain');
+    expect(resource('DataBucket').DeletionPolicy).toBe('Retain');
+  });
+
+  it('names the data bucket with the account id, encrypts it with AES-256, grants optional reads', () => {
+    // Prepare
+    const read = resource('DataBucketReadPolicy');
+    // Assess
+    expect(props('DataBucket').BucketName).toEqual({
+      'Fn::Sub': 'irsa-reconciler-uat-data-${AWS::AccountId}',
+    });
+    expect(JSON.stringify(props('DataBucket').BucketEncryption)).toContain('"AES256"');
+    expect(read.Condition).toBe('HasDataReadRole');
+    expect(read.Properties?.Roles).toEqual([{ Ref: 'DataReadRoleName' }]);
+    expect(JSON.stringify(read.Properties?.PolicyDocument)).toMatch(/s3:ListBucket[\s\S]*s3:GetObject/);
+  });
+
+  it('creates the data bucket user only on request and never an access key or a secret value', () => {
+    expect(resource('DataBucketUser').Condition).toBe('DataBucketUserCreation');
+    expect(template.Parameters?.CreateDataBucketUser?.Default).toBe('false');
+    const types = Object.values(template.Resources).map(({ Type }) => Type);
+    expect(types).not.toContain('AWS::IAM::AccessKey');
+    expect(types).not.toContain('AWS::SecretsManager::Secret');
+    expect(JSON.stringify(template)).not.toMatch(/SecretString|SecretAccessKey/);
+  });
+
+  it('makes the AppConfig resources optional', () => {
+    for (const id of ['AppConfigApplication', 'AppConfigEnvironment', 'AppConfigProfile']) {
+      expect(resource(id).Condition).toBe('AppConfigCreation');
+    }
+  });
+
+  it('outputs the bucket names and URLs, the Helm repository URLs and the function ARNs', () => {
+    expect(Object.keys(template.Outputs ?? {})).toEqual(
+      expect.arrayContaining([
+        'BucketName',
+        'S3BucketSecureURL',
+        'ChartBucketName',
+        'HelmRepositoryUrl',
+        'HelmRepositoryS3Url',
+        'ReconcileFunctionArn',
+        'CustomResourceFunctionArn',
+        'ReindexFunctionArn',
+      ]),
+    );
+    expect(template.Outputs?.HelmRepositoryUrl?.Value).toEqual({
+      'Fn::Sub': 'https://${ChartBucket.RegionalDomainName}/charts',
+    });
+    expect(template.Outputs?.HelmRepositoryS3Url?.Value).toEqual({ 'Fn::Sub': 's3://${ChartBucket}/charts' });
+  });
+});
