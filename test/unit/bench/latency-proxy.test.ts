@@ -45,6 +45,26 @@ function startUpstream(): Promise<{ endpoint: string; received: string[]; server
 /** Quick retries, so the tests do not wait for the SDK's real throttling backoff. */
 const quickRetries = (maxAttempts: number) => new ConfiguredRetryStrategy(maxAttempts, () => 5);
 
+type RetryOptions = { maxAttempts: number } | { retryStrategy: ConfiguredRetryStrategy };
+
+function iamThrough(proxy: LatencyProxy, retries: RetryOptions = { maxAttempts: 3 }): IAMClient {
+  return new IAMClient({
+    region: 'us-east-1',
+    endpoint: proxy.endpoint,
+    credentials: CREDENTIALS,
+    ...retries,
+  });
+}
+
+function eksThrough(proxy: LatencyProxy, retries: RetryOptions = { maxAttempts: 3 }): EKSClient {
+  return new EKSClient({
+    region: 'eu-west-1',
+    endpoint: proxy.endpoint,
+    credentials: CREDENTIALS,
+    ...retries,
+  });
+}
+
 describe('the benchmark latency proxy', () => {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let proxy: LatencyProxy | undefined;
@@ -61,7 +81,7 @@ describe('the benchmark latency proxy', () => {
   it('adds the configured latency to every request it forwards', async () => {
     // Prepare
     proxy = await startLatencyProxy({ target: upstream.endpoint, latencyMs: 60 });
-    const iam = new IAMClient({ region: 'us-east-1', endpoint: proxy.endpoint, credentials: CREDENTIALS });
+    const iam = iamThrough(proxy);
     await iam.send(new ListRolesCommand({}));
 
     // Act
@@ -82,18 +102,8 @@ describe('the benchmark latency proxy', () => {
   it('throttles exactly the configured share of one service and leaves the others alone', async () => {
     // Prepare
     proxy = await startLatencyProxy({ target: upstream.endpoint, throttle: { iam: 0.1 }, seed: 7 });
-    const iam = new IAMClient({
-      region: 'us-east-1',
-      endpoint: proxy.endpoint,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-    });
-    const eks = new EKSClient({
-      region: 'eu-west-1',
-      endpoint: proxy.endpoint,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const iam = iamThrough(proxy, { maxAttempts: 1 });
+    const eks = eksThrough(proxy, { maxAttempts: 1 });
 
     // Act
     const errors: string[] = [];
@@ -115,12 +125,7 @@ describe('the benchmark latency proxy', () => {
   it('answers EKS throttling as a 429 ThrottlingException the SDK recognises', async () => {
     // Prepare
     proxy = await startLatencyProxy({ target: upstream.endpoint, throttle: { eks: 1 }, maxConsecutive: 5 });
-    const eks = new EKSClient({
-      region: 'eu-west-1',
-      endpoint: proxy.endpoint,
-      credentials: CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const eks = eksThrough(proxy, { maxAttempts: 1 });
 
     // Act
     const failure = await eks.send(new ListClustersCommand({})).catch((error: unknown) => error);
@@ -141,18 +146,8 @@ describe('the benchmark latency proxy', () => {
       seed: 42,
       maxConsecutive: 2,
     });
-    const iam = new IAMClient({
-      region: 'us-east-1',
-      endpoint: proxy.endpoint,
-      credentials: CREDENTIALS,
-      retryStrategy: quickRetries(3),
-    });
-    const eks = new EKSClient({
-      region: 'eu-west-1',
-      endpoint: proxy.endpoint,
-      credentials: CREDENTIALS,
-      retryStrategy: quickRetries(3),
-    });
+    const iam = iamThrough(proxy, { retryStrategy: quickRetries(3) });
+    const eks = eksThrough(proxy, { retryStrategy: quickRetries(3) });
 
     // Act: one call at a time, so no call can meet more than maxConsecutive throttles
     const roles = [];
