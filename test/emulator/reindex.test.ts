@@ -26,6 +26,7 @@ import type { IndexFile } from '../../lib/helm/types';
 import { createLogger, silentLogger } from '../../lib/logger';
 import { helmEnv } from '../../scripts/demo-helm';
 import { main } from '../../scripts/reindex';
+import { chartArchive, gzipBomb } from '../support/chart-archives';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
 import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm-s3/events';
 
@@ -321,31 +322,36 @@ describe('the reindex handler against S3 (moto)', () => {
     expect(await repo.readRaw()).toEqual(before);
   });
 
-  it('leaves an invalid chart out, logs and counts it, and indexes the rest of the batch', async () => {
-    // Prepare
+  it('leaves invalid charts out, logs and counts them, and indexes the rest of the batch', async () => {
+    // Prepare: a valid chart, and three archives Helm could not index.
     const repo = await repository();
     await repo.upload('charts/payments-api-1.4.2.tgz', archive('payments-api', '1.4.2'));
-    await repo.upload('charts/broken-1.0.0.tgz', gzipSync('a gzip stream that holds no tar archive'));
+    const invalid = {
+      'charts/no-tar-1.0.0.tgz': gzipSync('a gzip stream that holds no tar archive'),
+      'charts/bad-version.tgz': chartArchive({
+        dir: 'bad',
+        chartYaml: 'apiVersion: v2\nname: bad\nversion: one.two\n',
+      }),
+      'charts/bomb-1.0.0.tgz': await gzipBomb(200 * 1024 * 1024),
+    };
+    for (const [key, body] of Object.entries(invalid)) await repo.upload(key, body);
+    const keys = [...Object.keys(invalid), 'charts/payments-api-1.4.2.tgz'];
 
     // Act
-    const summary = await repo.invoke(
-      s3Event([
-        { bucket: repo.bucket, key: 'charts/broken-1.0.0.tgz' },
-        { bucket: repo.bucket, key: 'charts/payments-api-1.4.2.tgz' },
-      ]),
-    );
+    const summary = await repo.invoke(s3Event(keys.map((key) => ({ bucket: repo.bucket, key }))));
 
     // Assess
-    expect(summary.invalid).toEqual([{ key: 'charts/broken-1.0.0.tgz', reason: expect.any(String) }]);
-    expect(await repo.versions()).toEqual({ 'payments-api': ['1.4.2'] });
-    expect(repo.metrics).toEqual(['InvalidCharts=1']);
-    expect(repo.logs).toContainEqual(
-      expect.objectContaining({
-        level: 'ERROR',
-        key: 'charts/broken-1.0.0.tgz',
-        reason: summary.invalid[0]?.reason,
-      }),
+    expect(summary.invalid.map((chart) => chart.key).sort()).toEqual(Object.keys(invalid).sort());
+    expect(summary.invalid.find((chart) => chart.key === 'charts/bad-version.tgz')?.reason).toMatch(
+      /version/i,
     );
+    expect(await repo.versions()).toEqual({ 'payments-api': ['1.4.2'] });
+    expect(repo.metrics).toEqual(['InvalidCharts=3']);
+    for (const chart of summary.invalid) {
+      expect(repo.logs).toContainEqual(
+        expect.objectContaining({ level: 'ERROR', message: 'chart left out of the index', ...chart }),
+      );
+    }
   });
 
   it(`indexes every chart of ${CONCURRENT} concurrent invocations`, async () => {
