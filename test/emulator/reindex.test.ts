@@ -552,12 +552,15 @@ describe('the reindex handler against S3 (moto)', () => {
     it('restores a lost entry, drops a stale one and keeps the created times of unchanged charts', async () => {
       // Prepare: an edited index, one entry missing and one pointing at nothing.
       const { repo, original } = await indexedRepository();
+      // The payments-api entry was created long before its object's LastModified (e.g. migrated).
       const edited = structuredClone(original);
       const ledger = edited.entries.ledger ?? [];
       edited.entries.ledger = ledger.filter((entry) => entry.version !== '0.9.0-rc.1');
       edited.entries.ghost = [
         { ...(ledger[0] ?? original.entries.ledger?.[0]), name: 'ghost', urls: ['ghost-0.0.1.tgz'] } as never,
       ];
+      const payments = edited.entries['payments-api']?.[0];
+      if (payments) payments.created = '2019-03-04T05:06:07.123456789Z';
       await repo.upload('charts/index.yaml', JSON.stringify(edited));
 
       // Act
@@ -570,7 +573,10 @@ describe('the reindex handler against S3 (moto)', () => {
         removed: ['ghost@1.0.0'],
         changed: [],
       });
-      expect((await repo.index()).entries).toEqual(original.entries);
+      const rebuilt = await repo.index();
+      expect(rebuilt.entries['payments-api']?.[0]?.created).toBe('2019-03-04T05:06:07.123456789Z');
+      expect(rebuilt.entries.ledger).toEqual(original.entries.ledger);
+      expect(Object.keys(rebuilt.entries)).toEqual(['ledger', 'payments-api']);
     });
 
     it('refuses to replace a damaged index unless forced, then keeps a backup and restores every entry', async () => {
