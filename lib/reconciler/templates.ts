@@ -318,6 +318,7 @@ function renderNode(node: unknown, values: ReadonlyMap<string, string | string[]
 }
 
 function renderString(text: string, values: ReadonlyMap<string, string | string[]>, where: string): Rendered {
+  if (!text.includes('${')) return { list: false, value: text };
   let results = [''];
   let list = false;
   let last = 0;
