@@ -5,4 +5,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-tools.sh
 npx biome ci .
 npx tsc -p tsconfig.json --noEmit
+# The deployable stack, offline (no AWS credentials): package and cfn-lint every stage; uat last, since
+# test/unit/stack/*.test.ts read its template and bundles from .serverless/.
+for stage in prod uat; do
+  bash scripts/package.sh "$stage"
+  bash scripts/cfn-lint.sh
+done
 npx jest --ci --maxWorkers=2 "$@"
