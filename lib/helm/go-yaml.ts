@@ -221,6 +221,44 @@ export function compareGoYamlKeys(a: string, b: string): number {
   return goYamlKeyLess(b, a) ? 1 : 0;
 }
 
+/**
+ * Output as UTF-8 in one growing buffer: an index has hundreds of thousands of small pieces, and
+ * concatenating JavaScript strings would leave as many intermediate strings for the GC.
+ */
+class OutputBuffer {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+  /** Small pieces are gathered in a short string first: one native write per few kilobytes. */
+  private pending = '';
+
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= 4096) this.flush();
+  }
+
+  spaces(count: number): void {
+    this.write(count <= SPACES.length ? (SPACES[count] ?? '') : ' '.repeat(count));
+  }
+
+  toString(): string {
+    this.flush();
+    return this.buffer.toString('utf8', 0, this.length);
+  }
+
+  private flush(): void {
+    const bytes = this.pending.length * 3;
+    if (this.length + bytes > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(this.pending, this.length, 'utf8');
+    this.pending = '';
+  }
+}
+
+const SPACES = Array.from({ length: 64 }, (_, count) => ' '.repeat(count));
+
 const BEST_INDENT = 2;
 const BEST_WIDTH = 80;
 const MAX_SIMPLE_KEY_LENGTH = 128;
@@ -240,7 +278,7 @@ type Style = 'plain' | 'single' | 'double' | 'literal';
  * and scalars: the column bookkeeping, indentation and scalar writers follow emitterc.go line by line.
  */
 class Emitter {
-  private out = '';
+  private readonly out = new OutputBuffer();
   private column = 0;
   private whitespace = true;
   private indention = true;
@@ -250,7 +288,7 @@ class Emitter {
   private readonly keyOrders = new Map<string, string[]>();
 
   result(): string {
-    return this.out;
+    return this.out.toString();
   }
 
   /** emit_node for a value; the context flags are those yaml_emitter_emit_node receives. */
@@ -346,7 +384,7 @@ class Emitter {
       (simpleKey || !text.includes(' ') || this.column + 1 + plain <= BEST_WIDTH + 1)
     ) {
       if (!this.whitespace) this.put(' ');
-      this.out += text;
+      this.out.write(text);
       this.column += plain;
       this.whitespace = false;
       this.indention = false;
@@ -359,7 +397,8 @@ class Emitter {
     } else {
       style = 'plain';
     }
-    style = this.selectStyle(style, text, simpleKey);
+    // selectStyle only ever turns a style into double-quoted, so a double-quoted request needs no analysis.
+    if (style !== 'double') style = this.selectStyle(style, text, simpleKey);
     this.increaseIndent(true, false);
     const allowBreaks = !simpleKey;
     if (style === 'plain') this.writePlain(text, allowBreaks);
@@ -398,12 +437,12 @@ class Emitter {
   }
 
   private put(text: string): void {
-    this.out += text;
+    this.out.write(text);
     this.column++;
   }
 
   private putBreak(): void {
-    this.out += '\n';
+    this.out.write('\n');
     this.column = 0;
   }
 
@@ -413,7 +452,7 @@ class Emitter {
       this.putBreak();
     }
     if (this.column < indent) {
-      this.out += ' '.repeat(indent - this.column);
+      this.out.spaces(indent - this.column);
       this.column = indent;
     }
     this.whitespace = true;
@@ -427,7 +466,7 @@ class Emitter {
     isIndention: boolean,
   ): void {
     if (needWhitespace && !this.whitespace) this.put(' ');
-    this.out += indicator;
+    this.out.write(indicator);
     this.column += indicator.length;
     this.whitespace = isWhitespace;
     this.indention = this.indention && isIndention;
@@ -437,7 +476,7 @@ class Emitter {
   private writeBreak(character: string): void {
     if (character === '\n') this.putBreak();
     else {
-      this.out += character;
+      this.out.write(character);
       this.column = 0;
     }
   }
@@ -456,7 +495,7 @@ class Emitter {
       } else {
         const end = text.indexOf(' ', i);
         const word = end === -1 ? text.slice(i) : text.slice(i, end);
-        this.out += word;
+        this.out.write(word);
         this.column += codePointLength(word);
         this.indention = false;
         spaces = false;
@@ -511,7 +550,8 @@ class Emitter {
     this.writeIndicator('"', true, false, false);
     if (PRINTABLE_ASCII_WORD.test(text)) {
       // Nothing to escape and no space to fold at.
-      this.out += `${text}"`;
+      this.out.write(text);
+      this.out.write('"');
       this.column += text.length + 1;
       this.whitespace = false;
       this.indention = false;

@@ -115,13 +115,17 @@ function decodeStruct(
   if (document.kind !== 'map') throw mismatch(document, `${typeName}`, 'object');
   const names = Object.keys(fields);
   // sigs.k8s.io/yaml hands encoding/json an object whose keys Go sorted; JSON input keeps its order.
+  // The order only matters when keys differ just by case (the last one wins).
+  const inexact = document.entries.some(([key]) => !Object.hasOwn(fields, key));
   const entries =
-    options.source === 'yaml'
+    options.source === 'yaml' && inexact
       ? [...document.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       : document.entries;
   const result: DecodedStruct = {};
   for (const [key, value] of entries) {
-    const field = key in fields ? key : names.find((name) => name.toLowerCase() === key.toLowerCase());
+    const field = Object.hasOwn(fields, key)
+      ? key
+      : names.find((name) => name.toLowerCase() === key.toLowerCase());
     if (field === undefined) {
       if (options.strict) throw new MetadataDecodeError(`unknown field "${key}" in ${typeName}`);
       continue;
@@ -322,10 +326,12 @@ function sanitizeList(target: DecodedStruct, field: string): void {
     target[field] = value.map((item) => (typeof item === 'string' ? sanitizeString(item) : item));
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const GO_SPACE = /[\t\n\v\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]/gu;
 const GO_NOT_PRINTABLE = /[^\p{L}\p{M}\p{N}\p{P}\p{S} ]/gu;
 
 /** Helm's sanitizeString: unicode.IsSpace → ' ', then drop what unicode.IsPrint rejects. */
 export function sanitizeString(value: string): string {
+  if (PRINTABLE_ASCII.test(value)) return value;
   return value.replace(GO_SPACE, ' ').replace(GO_NOT_PRINTABLE, '');
 }
