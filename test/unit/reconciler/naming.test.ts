@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   IAM_NAME_PATTERN,
   inlinePolicyName,
@@ -102,5 +103,38 @@ describe('inlinePolicyName', () => {
   it('names the first use of a template after it and numbers the next ones', () => {
     expect(inlinePolicyName('s3-prefix-access', 1)).toBe('s3-prefix-access');
     expect(inlinePolicyName('s3-prefix-access', 2)).toBe('s3-prefix-access-2');
+  });
+});
+
+describe('roleNameFor (properties)', () => {
+  const clusterName = fc.stringMatching(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/);
+  const bindingName = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/);
+  const prefix = fc.stringMatching(/^[\w+=,.@-]{0,24}$/);
+  const region = fc.constantFrom('eu-west-1', 'us-east-1', 'ap-southeast-2', 'us-gov-west-1', 'cn-north-1');
+
+  it('always gives a valid IAM role name of at most 64 characters', () => {
+    fc.assert(
+      fc.property(prefix, region, clusterName, bindingName, (p, r, c, b) => {
+        const name = roleNameFor(p, r, c, b, 'dev');
+        expect(name.length).toBeLessThanOrEqual(ROLE_NAME_MAX_LENGTH);
+        expect(name).toMatch(IAM_NAME_PATTERN);
+        expect(name.startsWith(p)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives different identities different names, even case-insensitively', () => {
+    const identity = fc.tuple(region, clusterName, bindingName);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(identity, { minLength: 2, maxLength: 50, selector: (t) => JSON.stringify(t) }),
+        (ids) => {
+          const names = ids.map(([r, c, b]) => roleNameFor('irsa-', r, c, b, 'dev').toLowerCase());
+          expect(new Set(names).size).toBe(ids.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { canonicalPolicyJson, policiesEqual } from '../../../lib/reconciler/policy-compare';
 
 const POLICY = {
@@ -97,5 +98,57 @@ describe('policiesEqual', () => {
 
     // Act + Assess
     expect(policiesEqual(withText, withBoolean)).toBe(true);
+  });
+});
+
+describe('policiesEqual (properties)', () => {
+  const leaf = fc.stringMatching(/^[a-z:*/]{1,12}$/);
+  const statement = fc.record({
+    Effect: fc.constantFrom('Allow', 'Deny'),
+    Action: fc.uniqueArray(leaf, { minLength: 1, maxLength: 4 }),
+    Resource: fc.uniqueArray(leaf, { minLength: 1, maxLength: 4 }),
+    Condition: fc.dictionary(
+      fc.constantFrom('StringEquals', 'StringLike'),
+      fc.dictionary(leaf, fc.uniqueArray(leaf, { minLength: 1, maxLength: 3 }), { minKeys: 1, maxKeys: 2 }),
+      { maxKeys: 2 },
+    ),
+  });
+  const policy = fc.record({
+    Version: fc.constant('2012-10-17'),
+    Statement: fc.uniqueArray(statement, { minLength: 1, maxLength: 3, selector: (s) => JSON.stringify(s) }),
+  });
+
+  /** The same policy as IAM might hand it back: other key order, arrays reversed, singletons unwrapped. */
+  function reshape(value: unknown): unknown {
+    if (Array.isArray(value)) {
+      const items = value.map(reshape).reverse();
+      return items.length === 1 ? items[0] : items;
+    }
+    if (typeof value === 'object' && value !== null) {
+      return Object.fromEntries(
+        Object.entries(value)
+          .reverse()
+          .map(([k, v]) => [k, reshape(v)]),
+      );
+    }
+    return value;
+  }
+
+  it('sees a reshaped policy as equal', () => {
+    fc.assert(
+      fc.property(policy, (p) => expect(policiesEqual(p, reshape(p))).toBe(true)),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sees a policy with one more action as different', () => {
+    fc.assert(
+      fc.property(policy, (p) => {
+        const changed = structuredClone(p);
+        changed.Statement[0]?.Action.push('extra:Action');
+        expect(policiesEqual(p, changed)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

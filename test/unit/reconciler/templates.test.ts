@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { TemplateError } from '../../../lib/errors';
 import { BUILTIN_TEMPLATES } from '../../../lib/reconciler/template-catalog';
 import {
@@ -87,6 +88,33 @@ describe('renderTrustPolicy', () => {
     expect(text).not.toContain('*');
     expect(text).not.toContain('StringLike');
     expect(text).toContain('arn:aws-cn:iam::');
+  });
+
+  it('holds no wildcard and only StringEquals for any valid namespace and ServiceAccount', () => {
+    const namespace = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    const serviceAccount = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10})?$/);
+    fc.assert(
+      fc.property(namespace, serviceAccount, (ns, sa) => {
+        // Act
+        const trust = renderTrustPolicy(BUILTIN_TEMPLATES, {
+          ...BUILTINS,
+          Namespace: ns,
+          ServiceAccount: sa,
+          OidcIssuer: ISSUER,
+        });
+
+        // Assess
+        expect(JSON.stringify(trust)).not.toContain('*');
+        expect(Object.keys(trust.Statement[0]?.Condition as object)).toEqual(['StringEquals']);
+        expect(trust.Statement[0]?.Condition).toEqual({
+          StringEquals: {
+            [`${ISSUER}:sub`]: `system:serviceaccount:${ns}:${sa}`,
+            [`${ISSUER}:aud`]: 'sts.amazonaws.com',
+          },
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('refuses a custom trust template that would render a wildcard', () => {
