@@ -194,6 +194,20 @@ describe('the reindex handler against S3 (moto)', () => {
     expect(repo.writes()).toBe(1);
   });
 
+  it('builds a missing index from the whole prefix, not only from the chart of the event', async () => {
+    // Prepare: two charts were uploaded before the index existed; the event names one of them.
+    const repo = await repository();
+    await repo.upload('charts/ledger-1.0.0.tgz', archive('ledger', '1.0.0'));
+    await repo.upload('charts/payments-api-1.4.2.tgz', archive('payments-api', '1.4.2'));
+
+    // Act
+    const summary = await repo.invoke(repo.fixture('object-created-put'));
+
+    // Assess
+    expect(summary).toMatchObject({ outcome: 'created', bootstrapped: true, writes: 1 });
+    expect(await repo.versions()).toEqual({ ledger: ['1.0.0'], 'payments-api': ['1.4.2'] });
+  });
+
   it('drops the entry of a deleted chart, and the name once it has no version left', async () => {
     // Prepare
     const repo = await repository();
@@ -577,6 +591,37 @@ describe('the reindex handler against S3 (moto)', () => {
       expect(rebuilt.entries['payments-api']?.[0]?.created).toBe('2019-03-04T05:06:07.123456789Z');
       expect(rebuilt.entries.ledger).toEqual(original.entries.ledger);
       expect(Object.keys(rebuilt.entries)).toEqual(['ledger', 'payments-api']);
+    });
+
+    it('after losing the race to an upload, lists again and reads only the new archive', async () => {
+      // Prepare: just before the rebuild's write, a new chart is published and indexed by the handler.
+      const { repo } = await indexedRepository();
+      await repo.upload('charts/index.yaml', 'apiVersion: v1\nentries: {}\n');
+      const competitor = createHandler({ ...repo.deps, s3: repo.setup.s3, logger: silentLogger });
+      let published = false;
+      interceptIndexWrites(repo.clients.s3, repo.config.indexKey, async () => {
+        if (published) return;
+        published = true;
+        await repo.upload('charts/payments-api-1.5.0.tgz', archive('payments-api', '1.5.0'));
+        await competitor(
+          s3Event([{ bucket: repo.bucket, key: 'charts/payments-api-1.5.0.tgz' }]),
+          lambdaContext(),
+        );
+      });
+      repo.clients.calls.reset();
+
+      // Act
+      const summary = await rebuildIndex(repo.deps);
+
+      // Assess
+      expect(summary).toMatchObject({ outcome: 'updated', conflicts: 1, charts: 4 });
+      expect(await repo.versions()).toEqual({
+        ledger: ['1.0.0', '0.9.0-rc.1'],
+        'payments-api': ['1.5.0', '1.4.2'],
+      });
+      const reads = repo.clients.calls.total((_service, operation) => operation === 'GetObject');
+      expect(reads).toBe(2 /* index, twice */ + 3 /* first listing */ + 1 /* the new archive */);
+      expect(repo.clients.calls.total((_service, operation) => operation === 'ListObjectsV2')).toBe(2);
     });
 
     it('refuses to replace a damaged index unless forced, then keeps a backup and restores every entry', async () => {
