@@ -21,6 +21,9 @@ Options:
   --dry-run          print the index that would be written and the changes; write nothing
   --force            replace an unreadable index (it is first copied to <index-key>.bak-<timestamp>)
   --verbose          debug logs on stderr
+
+The summary (charts, invalid archives, changes, conflicts, duration) is printed as JSON on stderr;
+with --dry-run the index that would be written goes to stdout. Exit codes: 0 done, 1 failed, 2 usage.
 `;
 
 /** Exit codes: 0 done, 1 failed, 2 bad usage. */
