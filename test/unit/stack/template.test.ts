@@ -327,12 +327,18 @@ describe('the packaged template', () => {
       's3:GetObject',
       's3:ListBucket',
       's3:PutObject',
+      'sqs:SendMessage',
     ]);
     for (const { statement } of s3) {
       expect(JSON.stringify(statement.Resource)).toMatch(
         /s3:::irsa-reconciler-[a-z]+-charts-\$\{AWS::AccountId\}/,
       );
     }
+    const failures = statements.find(({ statement }) => statement.Action === 'sqs:SendMessage');
+    expect(failures?.statement.Resource).toEqual({ 'Fn::GetAtt': ['ReindexFailureQueue', 'Arn'] });
+    expect(props('ReindexLambdaEvConf').DestinationConfig).toEqual({
+      OnFailure: { Destination: { 'Fn::GetAtt': ['ReindexFailureQueue', 'Arn'] } },
+    });
     const list = s3.find(({ statement }) => statement.Action === 's3:ListBucket');
     expect(list?.statement.Condition).toEqual({ StringLike: { 's3:prefix': 'charts/*' } });
   });
