@@ -54,7 +54,7 @@ const regionSchema = z.string().regex(REGION, 'not an AWS region name (e.g. eu-w
 
 const policyBindingSchema = z.strictObject({
   template: z.string().regex(TEMPLATE_NAME, 'a template name: lowercase letters, digits and -'),
-  params: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
+  params: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default(() => ({})),
 });
 
 const bindingSchema = z.strictObject({
@@ -66,7 +66,7 @@ const bindingSchema = z.strictObject({
     .string()
     .max(253, 'at most 253 characters')
     .regex(DNS_SUBDOMAIN, 'a Kubernetes ServiceAccount name (DNS-1123 subdomain)'),
-  policies: z.array(policyBindingSchema).default([]),
+  policies: z.array(policyBindingSchema).default(() => []),
 });
 
 const configSchema = z.strictObject({
@@ -75,13 +75,13 @@ const configSchema = z.strictObject({
     .strictObject({
       include: z
         .array(z.string().regex(CLUSTER_GLOB, 'a cluster name glob (letters, digits, - _ * ?)'))
-        .default([]),
+        .default(() => []),
       exclude: z
         .array(z.string().regex(CLUSTER_GLOB, 'a cluster name glob (letters, digits, - _ * ?)'))
-        .default([]),
+        .default(() => []),
       optOutTagKey: tagKey.default(DEFAULT_OPT_OUT_TAG_KEY),
     })
-    .default({ include: [], exclude: [], optOutTagKey: DEFAULT_OPT_OUT_TAG_KEY }),
+    .default(() => ({ include: [], exclude: [], optOutTagKey: DEFAULT_OPT_OUT_TAG_KEY })),
   bindings: z.array(bindingSchema),
   rolePath: z
     .string()
@@ -100,7 +100,7 @@ const configSchema = z.strictObject({
       z.string(),
       z.string().max(256, 'at most 256 characters').regex(TAG_TEXT, 'invalid tag value characters'),
     )
-    .default({}),
+    .default(() => ({})),
   prune: z.boolean().default(true),
   maxPruneFraction: z
     .number()

@@ -240,7 +240,7 @@ export function renderPolicyTemplate(
   }
   const values = new Map<string, string | string[]>(Object.entries(builtins));
   for (const param of Object.keys(params)) {
-    if (!(param in template.parameters)) {
+    if (!Object.hasOwn(template.parameters, param)) {
       const declared = Object.keys(template.parameters).join(', ') || 'none';
       throw new TemplateError(`${where}: unknown parameter "${param}" (the template declares: ${declared})`);
     }

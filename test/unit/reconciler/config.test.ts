@@ -76,6 +76,18 @@ describe('parseReconcilerConfig', () => {
     expect(config).toEqual({ ...raw, stage: 'prod', deploymentRegion: 'eu-west-1' });
   });
 
+  it("gives every parse its own default objects, so one caller can not change another one's config", () => {
+    // Act
+    const first = parseReconcilerConfig(fixture('minimal.json'), CONTEXT);
+    first.clusters.include.push('mutated');
+    first.tags.mutated = 'yes';
+    const second = parseReconcilerConfig(fixture('minimal.json'), CONTEXT);
+
+    // Assess
+    expect(second.clusters.include).toEqual([]);
+    expect(second.tags).toEqual({});
+  });
+
   it('defaults params to none and policies to an empty list', () => {
     // Act
     const config = parseReconcilerConfig(

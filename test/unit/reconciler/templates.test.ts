@@ -275,6 +275,12 @@ describe('renderPolicyTemplate', () => {
         {},
         /no such template \(known: appconfig-read, s3-prefix-access/,
       ],
+      [
+        'a parameter named like an Object property',
+        's3-prefix-access',
+        { BucketName: 'acme-data', Prefix: 'p', constructor: 'x' },
+        /unknown parameter "constructor"/,
+      ],
     ])('names the template, binding and parameter for %s', (_case, template, params, message) => {
       // Act
       const error = templateError(() => render(template, params));
