@@ -67,6 +67,22 @@ annotations:
   "2": two
   trailing: "space "
   tab: "a\\tb"
+  clip: "x\\ny\\n"
+  strip: "x\\ny"
+  keep: "x\\n\\n"
+  indented: " x\\n"
+  spacebreak: "x \\ny"
+  crlf: "a\\r\\nb"
+  bom: "\\uFEFFbom"
+  ab: "1"
+  a-b: "2"
+  a10: "3"
+  a9: "4"
+  colon: "x:"
+  dashes: "---"
+  hash: "a #b"
+  space: " "
+  folded: "A very long value that goes on and on past the eighty column limit of the emitter: yes"
 type: application
 dependencies:
   - name: common
