@@ -193,8 +193,11 @@ class Run {
     this.logger.error('chart left out of the index', { key, reason });
   }
 
+  /** By key, so reports do not depend on which read finished first. */
   invalidCharts(): InvalidChart[] {
-    return [...this.invalid].map(([key, reason]) => ({ key, reason }));
+    return [...this.invalid]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, reason]) => ({ key, reason }));
   }
 
   finish(conflicts: number): number {
