@@ -228,3 +228,35 @@ export function resolveTokens(value: unknown): string {
     return resolved;
   });
 }
+
+/**
+ * The actions one managed policy allows for given condition values: the Fn::If branch the condition
+ * selects is taken, the other is not (what IAM would see after a deploy with those parameters).
+ */
+export function allowedActions(
+  template: CfnTemplate,
+  policyId: string,
+  conditions: Record<string, boolean>,
+): Set<string> {
+  const document = template.Resources[policyId]?.Properties?.PolicyDocument;
+  if (!isRecord(document)) throw new Error(`the template has no policy document in ${policyId}`);
+  const select = (statement: unknown): unknown[] => {
+    if (!isRecord(statement)) return [];
+    const branches = statement['Fn::If'];
+    if (!Array.isArray(branches)) return statement.Ref === 'AWS::NoValue' ? [] : [statement];
+    const value = conditions[String(branches[0])];
+    if (value === undefined) throw new Error(`no value given for the condition ${String(branches[0])}`);
+    return select(value ? branches[1] : branches[2]);
+  };
+  const actions = asArray(document.Statement)
+    .flatMap(select)
+    .filter((statement) => isRecord(statement) && statement.Effect === 'Allow')
+    .flatMap((statement) => asArray((statement as Record<string, unknown>).Action).map(String));
+  return new Set(actions);
+}
+
+/** `IAM:CreateRole` (the API call counter's key) → `iam:CreateRole` (the IAM action). */
+export function iamActionOfCall(call: string): string {
+  const [service = '', operation = ''] = call.split(':');
+  return `${service.toLowerCase()}:${operation}`;
+}

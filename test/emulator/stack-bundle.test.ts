@@ -1,0 +1,138 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/types';
+import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runner';
+import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
+import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
+import {
+  allowedActions,
+  type CfnTemplate,
+  iamActionOfCall,
+  readPackagedTemplate,
+  resolveTokens,
+} from '../support/stack-template';
+
+/**
+ * The packaged artefacts end to end: the zips `npm run package` built, run in plain Node with the
+ * environment and custom resource properties of the packaged template, against the emulator. Every AWS
+ * call they make must be an action the packaged policy grants.
+ */
+
+jest.setTimeout(60_000);
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
+const ROLE_PATH = '/irsa-reconciler/uat/';
+/** The uat stage file's switches: no OIDC provider creation, no permissions boundary. */
+const UAT_CONDITIONS = { OidcProviderCreation: false, HasPermissionsBoundary: false };
+
+function fixture(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(FIXTURES, path), 'utf8')) as Record<string, unknown>;
+}
+
+describe('the packaged stack against the emulator', () => {
+  let template: CfnTemplate;
+  let moto: MotoServer;
+  let server: Server;
+  let responseUrl: string;
+  const responses: Record<string, unknown>[] = [];
+  const dirs: Record<string, string> = {};
+
+  beforeAll(async () => {
+    template = readPackagedTemplate();
+    moto = await startMotoServer();
+    for (const key of ['reconcile', 'customResource']) dirs[key] = (await extractFunctionZip(key)).dir;
+    server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        responses.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await moto.stop();
+    for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function lambdaEnv(logicalId: string): Record<string, string> {
+    const properties = template.Resources[logicalId]?.Properties as {
+      Environment: { Variables: Record<string, unknown> };
+    };
+    const variables = Object.entries(properties.Environment.Variables).map(([name, value]) => [
+      name,
+      resolveTokens(value),
+    ]);
+    return {
+      ...Object.fromEntries(variables),
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ENDPOINT_URL: moto.endpoint,
+    };
+  }
+
+  it('creates the configured roles on schedule, calling only actions its policy grants, and tears them down on Delete', async () => {
+    // Prepare
+    const admin = emulatorClients(moto.endpoint);
+    await createCluster(admin, 'eu-west-1', 'prod-eu-1');
+    const granted = allowedActions(template, 'ReconcilePolicy', UAT_CONDITIONS);
+
+    // Act: the schedule
+    const scheduled = await invokeBundledHandler(
+      dirs.reconcile ?? '',
+      'functions/reconcile.js',
+      fixture('eventbridge/scheduled.json'),
+      lambdaEnv('ReconcileLambdaFunction'),
+    );
+
+    // Assess
+    expect(scheduled).toMatchObject({
+      ok: true,
+      result: { dryRun: false, counts: { created: 2, failed: 0 } },
+    });
+    const roles = Object.values(await readAllRoles(admin, ROLE_PATH));
+    expect(roles.map((role) => `${role.tags[TAG_CLUSTER]}/${role.tags[TAG_BINDING]}`).sort()).toEqual([
+      'prod-eu-1/cost-dashboard',
+      'prod-eu-1/cost-exporter',
+    ]);
+    const exporter = roles.find((role) => role.tags[TAG_BINDING] === 'cost-exporter');
+    expect(JSON.stringify(exporter?.inlinePolicies)).toContain(
+      'arn:aws:s3:::irsa-reconciler-uat-data-123456789012/container-costs/prod-eu-1/*',
+    );
+    const calls = Object.keys(
+      (scheduled as { result: { apiCalls: Record<string, number> } }).result.apiCalls,
+    );
+    expect(calls).toEqual(
+      expect.arrayContaining(['IAM:CreateRole', 'IAM:PutRolePolicy', 'EKS:DescribeCluster']),
+    );
+    expect(calls.map(iamActionOfCall).filter((action) => !granted.has(action))).toEqual([]);
+
+    // Act: the stack delete
+    const event = structuredClone(fixture('cloudformation/delete.json'));
+    event.ResponseURL = responseUrl;
+    event.ResourceProperties = {
+      ...(event.ResourceProperties as object),
+      Config: resolveTokens(template.Resources.IrsaReconciler?.Properties?.Config),
+    };
+    await invokeBundledHandler(
+      dirs.customResource ?? '',
+      'functions/custom-resource.js',
+      event,
+      lambdaEnv('CustomResourceLambdaFunction'),
+    );
+
+    // Assess
+    expect(responses).toEqual([
+      expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' }),
+    ]);
+    expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
+  });
+});
