@@ -2,8 +2,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/types';
 import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runner';
+import { chartArchive } from '../support/chart-archives';
 import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
 import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
 import {
@@ -42,7 +44,8 @@ describe('the packaged stack against the emulator', () => {
   beforeAll(async () => {
     template = readPackagedTemplate();
     moto = await startMotoServer();
-    for (const key of ['reconcile', 'customResource']) dirs[key] = (await extractFunctionZip(key)).dir;
+    for (const key of ['reconcile', 'customResource', 'reindex'])
+      dirs[key] = (await extractFunctionZip(key)).dir;
     server = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -134,5 +137,38 @@ describe('the packaged stack against the emulator', () => {
       expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' }),
     ]);
     expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
+  });
+
+  it('indexes a chart uploaded to the bucket the template names, under the prefix it configures', async () => {
+    // Prepare: the bucket name and prefix as CloudFormation would resolve them in account 123456789012.
+    const env = lambdaEnv('ReindexLambdaFunction');
+    const bucket = env.CHART_BUCKET ?? '';
+    const key = `${env.CHART_PREFIX}demo-1.0.0.tgz`;
+    const { s3 } = emulatorClients(moto.endpoint);
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: chartArchive({}) }));
+    const event = structuredClone(fixture('s3/object-created-put.json')) as {
+      Records: { s3: { bucket: { name: string; arn: string }; object: { key: string } } }[];
+    };
+    for (const record of event.Records) {
+      record.s3.bucket = { ...record.s3.bucket, name: bucket, arn: `arn:aws:s3:::${bucket}` };
+      record.s3.object.key = key;
+    }
+
+    // Act
+    const outcome = await invokeBundledHandler(dirs.reindex ?? '', 'functions/reindex.js', event, env);
+
+    // Assess
+    expect(bucket).toBe('irsa-reconciler-uat-charts-123456789012');
+    expect(outcome).toMatchObject({ ok: true, result: { indexed: [key] } });
+    const index = await s3.send(
+      new GetObjectCommand({ Bucket: bucket, Key: `${env.CHART_PREFIX}index.yaml` }),
+    );
+    expect(await index.Body?.transformToString()).toMatch(/demo:[\s\S]*- demo-1\.0\.0\.tgz/);
   });
 });
