@@ -9,7 +9,7 @@ import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from './go-time';
 import { emitGoYaml, type GoValue } from './go-yaml';
 import { parseGoYaml, YamlSyntaxError, type YamlValue } from './go-yaml-parse';
 import { type DecodedStruct, decodeIndexEntry, MetadataDecodeError, validateMetadata } from './metadata';
-import { compareHelmVersions, type HelmVersion, parseHelmVersion } from './semver';
+import { compareVersionsDescending } from './semver';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
 
 export { formatHelmTime } from './go-time';
@@ -37,57 +37,135 @@ export function chartEntry(archive: ChartArchive, url: string, created: Date | s
 /**
  * Applies upserts and removals. An upsert replaces the entry with the same name and version, and any
  * entry that pointed at the same URL (the object was overwritten with another chart); an identical
- * entry (same digest and URL) is left alone. A removal drops every entry whose first URL is the given
+ * entry (same digest and URLs) is left alone. A removal drops every entry whose first URL is the given
  * one, and a chart name left without versions. `generated` changes only when something else did.
- * The input index is not modified.
+ * The input index is not modified. Cost: O(entries) once plus O(1) per change and a sort of each
+ * chart name touched, so a full rebuild of tens of thousands of versions is one call.
  */
 export function applyChanges(
   index: IndexFile,
   changes: ResolvedChange[],
   now: Date,
 ): { index: IndexFile; changed: boolean } {
-  const entries: Record<string, ChartVersionEntry[]> = { ...index.entries };
-  const touched = new Set<string>();
-  let changed = false;
-  const removeWhere = (predicate: (entry: ChartVersionEntry) => boolean, names: Iterable<string>): void => {
-    for (const name of names) {
-      const versions = entries[name];
-      if (versions === undefined || !versions.some(predicate)) continue;
-      const kept = versions.filter((entry) => !predicate(entry));
-      changed = true;
-      if (kept.length === 0) delete entries[name];
-      else entries[name] = kept;
-    }
-  };
+  const working = new WorkingIndex(index);
   for (const change of changes) {
-    if (change.kind === 'remove') {
-      removeWhere((entry) => entry.urls[0] === change.url, Object.keys(entries));
-      continue;
-    }
-    const entry = change.entry;
-    const url = entry.urls[0];
-    const versions = entries[entry.name] ?? [];
-    const same = versions.find((existing) => existing.version === entry.version);
-    if (same !== undefined && same.digest === entry.digest && same.urls[0] === url && sameUrls(same, entry)) {
-      continue;
-    }
-    removeWhere(
-      (existing) =>
-        existing.urls[0] === url && !(existing.name === entry.name && existing.version === entry.version),
-      Object.keys(entries),
-    );
-    const current = (entries[entry.name] ?? []).filter((existing) => existing.version !== entry.version);
-    current.push(entry);
-    entries[entry.name] = current;
-    touched.add(entry.name);
-    changed = true;
+    if (change.kind === 'remove') working.removeUrl(change.url);
+    else working.upsert(change.entry);
   }
-  if (!changed) return { index, changed: false };
-  for (const name of touched) {
-    const versions = entries[name];
-    if (versions !== undefined) entries[name] = sortVersions(versions);
+  if (!working.changed) return { index, changed: false };
+  return { index: { ...index, entries: working.entries(), generated: formatHelmTime(now) }, changed: true };
+}
+
+/** Copy-on-write view of an index's entries, with the lookups applyChanges needs. */
+class WorkingIndex {
+  changed = false;
+  /** Chart names touched so far: version → entries (a loaded index may hold a version twice). */
+  private readonly touched = new Map<string, Map<string, ChartVersionEntry[]>>();
+  /** Entries added and entries dropped, to rebuild each touched list from its sorted original. */
+  private readonly added = new Set<ChartVersionEntry>();
+  private readonly dropped = new Set<ChartVersionEntry>();
+  /** urls[0] → "name\0version" of the entries pointing there; built on first use. */
+  private urlIndex: Map<string, Set<string>> | undefined;
+
+  constructor(private readonly index: IndexFile) {}
+
+  upsert(entry: ChartVersionEntry): void {
+    const versions = this.versions(entry.name);
+    const same = versions.get(entry.version);
+    const url = entry.urls[0] ?? '';
+    if (same?.length === 1 && same[0]?.digest === entry.digest && sameUrls(same[0], entry)) return;
+    const key = entryKey(entry.name, entry.version);
+    for (const other of [...(this.urls().get(url) ?? [])]) {
+      if (other !== key) this.removeFrom(other, url);
+    }
+    for (const previous of same ?? []) {
+      this.unlinkUrl(previous, key);
+      this.drop(previous);
+    }
+    versions.set(entry.version, [entry]);
+    this.added.add(entry);
+    this.linkUrl(url, key);
+    this.changed = true;
   }
-  return { index: { ...index, entries, generated: formatHelmTime(now) }, changed: true };
+
+  removeUrl(url: string): void {
+    for (const key of [...(this.urls().get(url) ?? [])]) this.removeFrom(key, url);
+  }
+
+  /**
+   * The resulting entries: untouched lists shared with the input; touched ones are their original
+   * (sorted) list without the dropped entries, with the added ones inserted in order.
+   */
+  entries(): Record<string, ChartVersionEntry[]> {
+    const entries: Record<string, ChartVersionEntry[]> = { ...this.index.entries };
+    for (const [name, versions] of this.touched) {
+      const kept = (this.index.entries[name] ?? []).filter((entry) => !this.dropped.has(entry));
+      const additions = [...versions.values()].flat().filter((entry) => this.added.has(entry));
+      const list = insertSorted(kept, additions);
+      if (list.length === 0) delete entries[name];
+      else entries[name] = list;
+    }
+    return entries;
+  }
+
+  private drop(entry: ChartVersionEntry): void {
+    if (!this.added.delete(entry)) this.dropped.add(entry);
+  }
+
+  private removeFrom(key: string, url: string): void {
+    const [name = '', version = ''] = key.split('\0');
+    const versions = this.versions(name);
+    const list = versions.get(version) ?? [];
+    const kept = list.filter((entry) => entry.urls[0] !== url);
+    if (kept.length === list.length) return;
+    for (const entry of list) if (entry.urls[0] === url) this.drop(entry);
+    if (kept.length === 0) versions.delete(version);
+    else versions.set(version, kept);
+    this.urls().get(url)?.delete(key);
+    this.changed = true;
+  }
+
+  private versions(name: string): Map<string, ChartVersionEntry[]> {
+    let versions = this.touched.get(name);
+    if (versions === undefined) {
+      versions = new Map();
+      for (const entry of this.index.entries[name] ?? []) {
+        versions.set(entry.version, [...(versions.get(entry.version) ?? []), entry]);
+      }
+      this.touched.set(name, versions);
+    }
+    return versions;
+  }
+
+  private urls(): Map<string, Set<string>> {
+    if (this.urlIndex === undefined) {
+      this.urlIndex = new Map();
+      for (const [name, versions] of Object.entries(this.index.entries)) {
+        for (const entry of versions) this.linkUrl(entry.urls[0] ?? '', entryKey(name, entry.version));
+      }
+    }
+    return this.urlIndex;
+  }
+
+  private linkUrl(url: string, key: string): void {
+    const urls = this.urls();
+    let keys = urls.get(url);
+    if (keys === undefined) {
+      keys = new Set();
+      urls.set(url, keys);
+    }
+    keys.add(key);
+  }
+
+  private unlinkUrl(entry: ChartVersionEntry, key: string): void {
+    this.urls()
+      .get(entry.urls[0] ?? '')
+      ?.delete(key);
+  }
+}
+
+function entryKey(name: string, version: string): string {
+  return `${name}\0${version}`;
 }
 
 function sameUrls(a: ChartVersionEntry, b: ChartVersionEntry): boolean {
@@ -96,27 +174,31 @@ function sameUrls(a: ChartVersionEntry, b: ChartVersionEntry): boolean {
 
 /** Newest first (Helm's SortEntries); equal versions by version string, unparsable ones last. */
 export function sortVersions(versions: ChartVersionEntry[]): ChartVersionEntry[] {
-  const keyed = versions.map((entry) => {
-    const parsed = parseHelmVersion(entry.version);
-    return { entry, parsed: 'error' in parsed ? undefined : parsed };
-  });
-  keyed.sort((a, b) => compareKeyed(a.parsed, b.parsed, a.entry.version, b.entry.version));
-  return keyed.map(({ entry }) => entry);
+  return [...versions].sort(compareEntries);
 }
 
-function compareKeyed(
-  a: HelmVersion | undefined,
-  b: HelmVersion | undefined,
-  aText: string,
-  bText: string,
-): number {
-  if (a !== undefined && b !== undefined) {
-    const difference = compareHelmVersions(b, a);
-    if (difference !== 0) return difference;
-  } else if (a !== undefined || b !== undefined) {
-    return a !== undefined ? -1 : 1;
+function compareEntries(a: ChartVersionEntry, b: ChartVersionEntry): number {
+  return compareVersionsDescending(a.version, b.version);
+}
+
+/** Inserts entries into a list already sorted newest first (binary search, stable after equals). */
+function insertSorted(sorted: ChartVersionEntry[], additions: ChartVersionEntry[]): ChartVersionEntry[] {
+  const isSorted = sorted.every(
+    (entry, index) => index === 0 || compareEntries(sorted[index - 1] as ChartVersionEntry, entry) <= 0,
+  );
+  if (additions.length > 32 || !isSorted) return sortVersions([...sorted, ...additions]);
+  const result = [...sorted];
+  for (const entry of additions) {
+    let low = 0;
+    let high = result.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareEntries(result[middle] as ChartVersionEntry, entry) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    result.splice(low, 0, entry);
   }
-  return aText === bText ? 0 : aText < bText ? -1 : 1;
+  return result;
 }
 
 // Characters Go's url.PathEscape-style path encoding (shouldEscape with encodePath) leaves alone.

@@ -89,6 +89,21 @@ function toUint64(digits: string): bigint | undefined {
   return value > MAX_UINT64 ? undefined : value;
 }
 
+const parsedVersions = new Map<string, HelmVersion | null>();
+const MAX_CACHED_VERSIONS = 200_000;
+
+/** parseHelmVersion, remembered: sorting an index compares the same strings many times. */
+function cachedVersion(version: string): HelmVersion | null {
+  let parsed = parsedVersions.get(version);
+  if (parsed === undefined) {
+    const result = parseHelmVersion(version);
+    parsed = 'error' in result ? null : result;
+    if (parsedVersions.size >= MAX_CACHED_VERSIONS) parsedVersions.clear();
+    parsedVersions.set(version, parsed);
+  }
+  return parsed;
+}
+
 /**
  * Orders version strings newest first, as Helm's `IndexFile.SortEntries` does: SemVer descending,
  * unparsable versions last. Helm's sort is not stable for equal versions (which differ only in build
@@ -97,16 +112,14 @@ function toUint64(digits: string): bigint | undefined {
  * independent of the order in which charts arrived.
  */
 export function compareVersionsDescending(a: string, b: string): number {
-  const left = parseHelmVersion(a);
-  const right = parseHelmVersion(b);
-  const leftValid = !('error' in left);
-  const rightValid = !('error' in right);
-  if (leftValid && rightValid) {
+  if (a === b) return 0;
+  const left = cachedVersion(a);
+  const right = cachedVersion(b);
+  if (left !== null && right !== null) {
     const difference = compareHelmVersions(right, left);
     if (difference !== 0) return difference;
-  } else if (leftValid !== rightValid) {
-    return leftValid ? -1 : 1;
+  } else if (left !== null || right !== null) {
+    return left !== null ? -1 : 1;
   }
-  if (a === b) return 0;
   return a < b ? -1 : 1;
 }

@@ -199,6 +199,38 @@ describe('applyChanges', () => {
     expect(result).toEqual({ index, changed: false });
   });
 
+  it('keeps a chart sorted even when the given index was not', () => {
+    // Prepare
+    const unsorted: IndexFile = {
+      ...emptyIndex(T0),
+      entries: { web: [entry('web', '1.0.0'), entry('web', '3.0.0')] },
+    };
+
+    // Act
+    const result = upsert(unsorted, entry('web', '2.0.0'));
+
+    // Assess
+    expect(result.index.entries.web?.map((e) => e.version)).toEqual(['3.0.0', '2.0.0', '1.0.0']);
+  });
+
+  it('applies a full rebuild of 20,000 versions of one chart in one call, without quadratic work', () => {
+    // Prepare
+    const versions = Array.from({ length: 20_000 }, (_, i) =>
+      entry('big', `${i % 100}.${Math.floor(i / 100)}.0`),
+    );
+    const started = performance.now();
+
+    // Act
+    const rebuilt = upsert(emptyIndex(T0), ...versions);
+    const again = upsert(rebuilt.index, entry('big', '1000.0.0'));
+
+    // Assess
+    expect(rebuilt.index.entries.big).toHaveLength(20_000);
+    expect(again.index.entries.big?.[0]?.version).toBe('1000.0.0');
+    expect(again.index.entries.big?.[1]?.version).toBe('99.199.0');
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
   it('applies a batch in order: an upsert then a removal of the same URL leaves nothing', () => {
     // Act
     const result = applyChanges(
