@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
 import { stageValues, toCloudFormationString } from '../../../config/stage-values';
 
 /** config/stage-values.js: what the stack derives from config/<stage>.yml, and what it refuses. */

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
 import { parseReconcilerConfig } from '../../../lib/reconciler/config';
 import {
   bucketFindings,
