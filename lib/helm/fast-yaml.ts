@@ -92,11 +92,17 @@ class Parser {
   /** A block mapping whose keys sit at column `indent`; `pos` is at the first key (maybe mid-line after "- "). */
   private blockMapping(indent: number): YamlValue {
     const entries: Array<[string, YamlValue]> = [];
-    const seen = new Set<string>();
+    // Duplicate keys are left to the full parser (it reports them); small mappings are scanned.
+    let seen: Set<string> | undefined;
     for (;;) {
       const key = this.mappingKey();
-      if (seen.has(key)) throw new Unsupported();
-      seen.add(key);
+      if (entries.length >= 16) {
+        seen ??= new Set(entries.map(([existing]) => existing));
+        if (seen.has(key)) throw new Unsupported();
+        seen.add(key);
+      } else if (entries.some(([existing]) => existing === key)) {
+        throw new Unsupported();
+      }
       entries.push([key, this.mappingValue(indent)]);
       if (this.pos >= this.text.length || this.indentation(this.pos) !== indent) break;
       this.pos += indent;
@@ -361,7 +367,11 @@ class Parser {
 }
 
 /** A plain scalar (or key) libyaml would have written as is: no indicators, no ": " or " #", no edge spaces. */
+/** Words that are plainly safe: no spaces, no indicator first, no trailing colon. */
+const SAFE_WORD = /^[A-Za-z0-9_/][A-Za-z0-9_./+=~:@%?&,-]*(?<!:)$/;
+
 function isPlainSafe(raw: string): boolean {
+  if (SAFE_WORD.test(raw)) return true;
   if (raw === '' || raw.startsWith(' ') || raw.endsWith(' ') || raw.endsWith(':')) return false;
   const first = raw[0] ?? '';
   if (PLAIN_START_INDICATORS.has(first)) return false;

@@ -256,6 +256,9 @@ export interface ValidationProblem {
 }
 
 const ALIAS_FORMAT = /^[a-zA-Z0-9_-]+$/;
+const SANITIZED_LISTS = ['sources', 'keywords'];
+const MAINTAINER_STRINGS = ['name', 'email', 'url'];
+const DEPENDENCY_STRINGS = ['name', 'version', 'repository', 'condition'];
 const SANITIZED_FIELDS = [
   'name',
   'description',
@@ -274,8 +277,7 @@ const SANITIZED_FIELDS = [
  */
 export function validateMetadata(metadata: DecodedStruct): ValidationProblem | undefined {
   for (const field of SANITIZED_FIELDS) sanitizeField(metadata, field);
-  for (const field of ['sources', 'keywords']) sanitizeList(metadata, field);
-  const problem = (reason: string): ValidationProblem => ({ reason, skippableInIndex: false });
+  for (const field of SANITIZED_LISTS) sanitizeList(metadata, field);
   const name = typeof metadata.name === 'string' ? metadata.name : '';
   const version = typeof metadata.version === 'string' ? metadata.version : '';
   if (metadata.apiVersion === undefined) return problem('chart.metadata.apiVersion is required');
@@ -290,14 +292,13 @@ export function validateMetadata(metadata: DecodedStruct): ValidationProblem | u
   const maintainers = Array.isArray(metadata.maintainers) ? metadata.maintainers : [];
   for (const maintainer of maintainers) {
     if (maintainer === null) return problem('maintainers must not contain empty or null nodes');
-    for (const field of ['name', 'email', 'url']) sanitizeField(maintainer as DecodedStruct, field);
+    for (const field of MAINTAINER_STRINGS) sanitizeField(maintainer as DecodedStruct, field);
   }
   const dependencies = Array.isArray(metadata.dependencies) ? metadata.dependencies : [];
   const seen = new Set<string>();
   for (const dependency of dependencies as Array<DecodedStruct | null>) {
     if (dependency === null) return problem('dependencies must not contain empty or null nodes');
-    for (const field of ['name', 'version', 'repository', 'condition'])
-      sanitizeField(dependency, field, true);
+    for (const field of DEPENDENCY_STRINGS) sanitizeField(dependency, field, true);
     sanitizeList(dependency, 'tags');
     const alias = typeof dependency.alias === 'string' ? dependency.alias : '';
     if (alias !== '' && !ALIAS_FORMAT.test(alias)) {
@@ -310,6 +311,10 @@ export function validateMetadata(metadata: DecodedStruct): ValidationProblem | u
     seen.add(key);
   }
   return undefined;
+}
+
+function problem(reason: string): ValidationProblem {
+  return { reason, skippableInIndex: false };
 }
 
 function sanitizeField(target: DecodedStruct, field: string, keepEmpty = false): void {
