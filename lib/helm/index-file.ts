@@ -8,7 +8,7 @@ import { parseEmittedYaml } from './fast-yaml';
 import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from './go-time';
 import { emitGoYaml, type GoValue } from './go-yaml';
 import { parseGoYaml, YamlSyntaxError, type YamlValue } from './go-yaml-parse';
-import { type DecodedStruct, decodeIndexEntry, MetadataDecodeError, validateMetadata } from './metadata';
+import { type DecodedStruct, decodeIndexEntry, MetadataDecodeError, toInterface, validateMetadata } from './metadata';
 import { compareVersionsDescending } from './semver';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
 
@@ -330,7 +330,7 @@ function decodeIndex(
         break;
       case 'serverInfo':
         if (value.kind !== 'map') throw new IndexFormatError('serverInfo is not a mapping');
-        index.serverInfo = toPlain(value) as Record<string, unknown>;
+        index.serverInfo = toInterface(value) as Record<string, unknown>;
         break;
       case 'publicKeys':
         if (value.kind !== 'seq') throw new IndexFormatError('publicKeys is not a list');
@@ -394,23 +394,6 @@ function decodeEntries(
 function expectString(value: YamlValue, where: string): string {
   if (value.kind === 'str') return value.value;
   throw new IndexFormatError(`${where} is not a string`);
-}
-
-function toPlain(value: YamlValue): GoValue {
-  switch (value.kind) {
-    case 'str':
-    case 'bool':
-      return value.value;
-    case 'null':
-      return null;
-    case 'int':
-    case 'float':
-      return Number(value.value);
-    case 'seq':
-      return value.items.map(toPlain);
-    case 'map':
-      return Object.fromEntries(value.entries.map(([k, v]) => [k, toPlain(v)]));
-  }
 }
 
 /** The index as `helm repo index` writes it: Go's JSON field set, keys sorted, yaml.v2 formatting. */

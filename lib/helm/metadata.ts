@@ -208,7 +208,7 @@ function sequence(value: YamlValue, where: string): YamlValue[] {
 }
 
 /** A value decoded into interface{} after Go's JSON round trip: every number becomes a float64. */
-function toInterface(value: YamlValue): GoValue {
+export function toInterface(value: YamlValue): GoValue {
   switch (value.kind) {
     case 'str':
     case 'bool':
