@@ -85,6 +85,10 @@ async function walkArchive(
       fail(asChartError(error));
     }
   });
+  // zlib's own errors (bad header, bad checksum) end the loop below at its next chunk.
+  gunzip.on('error', (error: Error) => {
+    failure ??= error;
+  });
   const ended = once(gunzip, 'end');
   ended.catch(() => undefined);
   try {

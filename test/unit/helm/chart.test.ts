@@ -244,6 +244,33 @@ describe('readChartArchive', () => {
     await expect(read(archive)).rejects.toThrow(reason);
   });
 
+  it('refuses a long stream of bytes that are not gzip, in many chunks, without waiting forever', async () => {
+    // Prepare
+    const garbage = Buffer.alloc(2 * 1024 * 1024, 'not gzip at all ');
+
+    // Act
+    const result = readChartArchive(chunked(garbage, 1024));
+
+    // Assess
+    await expect(result).rejects.toThrow(/not a valid gzip archive/);
+  });
+
+  it('passes on an error of the source stream unchanged (a failed download is not an invalid chart)', async () => {
+    // Prepare
+    const archive = chartArchive({});
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      yield archive.subarray(0, 10);
+      throw new Error('socket hang up');
+    }
+
+    // Act
+    const result = readChartArchive(failing());
+
+    // Assess
+    await expect(result).rejects.toThrow('socket hang up');
+    await expect(readChartArchive(failing())).rejects.not.toThrow(InvalidChartError);
+  });
+
   it('refuses a Chart.yaml over the size limit without buffering it', async () => {
     // Prepare
     const archive = chartArchive({ chartYaml: `${MINIMAL_CHART_YAML}description: ${'x'.repeat(5000)}\n` });
