@@ -116,8 +116,8 @@ class Parser {
   private mappingKey(): string {
     const c = this.text[this.pos];
     let key: YamlValue;
-    if (c === '"') key = { kind: 'str', value: this.doubleQuoted(-1) };
-    else if (c === "'") key = { kind: 'str', value: this.singleQuoted(-1) };
+    if (c === '"') key = this.doubleQuoted(-1);
+    else if (c === "'") key = this.singleQuoted(-1);
     else {
       const end = this.text.indexOf(':', this.pos);
       const lineEnd = this.text.indexOf('\n', this.pos);
@@ -210,9 +210,9 @@ class Parser {
   private inlineValue(parent: number): YamlValue {
     const c = this.text[this.pos];
     let value: YamlValue;
-    if (c === '"') value = { kind: 'str', value: this.doubleQuoted(parent) };
-    else if (c === "'") value = { kind: 'str', value: this.singleQuoted(parent) };
-    else if (c === '|') return { kind: 'str', value: this.literal(parent) };
+    if (c === '"') value = this.doubleQuoted(parent);
+    else if (c === "'") value = this.singleQuoted(parent);
+    else if (c === '|') return this.literal(parent);
     else if (this.text.startsWith('[]\n', this.pos)) {
       this.pos += 2;
       value = { kind: 'seq', items: [] };

@@ -8,8 +8,9 @@ import { isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, Scalar }
 import { formatGoFloat, resolvePlain } from './go-yaml';
 
 /** A YAML value as yaml.v2 decodes it into interface{} (integers exact, floats as numbers). */
+/** Strings, by far the most common values, are plain JavaScript strings (no wrapper object). */
 export type YamlValue =
-  | { kind: 'str'; value: string }
+  | string
   | { kind: 'null' }
   | { kind: 'bool'; value: boolean }
   | { kind: 'int'; value: bigint }
@@ -85,8 +86,8 @@ export function parseGoYaml(text: string, options: YamlParseOptions): YamlValue 
 function scalar(node: Scalar): YamlValue {
   const text = String(node.value);
   const tag = node.tag?.replace('tag:yaml.org,2002:', '!!');
-  if (tag === '!!str' || tag === '!!binary') return { kind: 'str', value: text };
-  if (node.type !== Scalar.PLAIN && tag === undefined) return { kind: 'str', value: text };
+  if (tag === '!!str' || tag === '!!binary') return text;
+  if (node.type !== Scalar.PLAIN && tag === undefined) return text;
   return plainScalar(text);
 }
 
@@ -96,7 +97,7 @@ export function plainScalar(text: string): YamlValue {
   switch (resolved.tag) {
     case 'str':
     case 'timestamp':
-      return { kind: 'str', value: resolved.value };
+      return resolved.value;
     case 'null':
       return { kind: 'null' };
     case 'bool':
@@ -110,9 +111,8 @@ export function plainScalar(text: string): YamlValue {
 
 /** sigs.k8s.io/yaml: map keys become JSON strings (ints and bools printed, floats as float32 'g'). */
 export function mapKey(key: YamlValue): string {
+  if (typeof key === 'string') return key;
   switch (key.kind) {
-    case 'str':
-      return key.value;
     case 'int':
       return key.value.toString();
     case 'bool':
@@ -127,9 +127,9 @@ export function mapKey(key: YamlValue): string {
 }
 
 function merge(target: Map<string, YamlValue>, source: YamlValue): void {
-  const sources = source.kind === 'seq' ? source.items : [source];
+  const sources = typeof source !== 'string' && source.kind === 'seq' ? source.items : [source];
   for (const item of sources) {
-    if (item.kind !== 'map')
+    if (typeof item === 'string' || item.kind !== 'map')
       throw new YamlSyntaxError('map merge requires map or sequence of maps as the value');
     for (const [key, value] of item.entries) if (!target.has(key)) target.set(key, value);
   }

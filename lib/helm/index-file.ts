@@ -8,7 +8,13 @@ import { parseEmittedYaml } from './fast-yaml';
 import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from './go-time';
 import { emitGoYaml, type GoValue } from './go-yaml';
 import { parseGoYaml, YamlSyntaxError, type YamlValue } from './go-yaml-parse';
-import { type DecodedStruct, decodeIndexEntry, MetadataDecodeError, toInterface, validateMetadata } from './metadata';
+import {
+  type DecodedStruct,
+  decodeIndexEntry,
+  MetadataDecodeError,
+  toInterface,
+  validateMetadata,
+} from './metadata';
 import { compareVersionsDescending } from './semver';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
 
@@ -283,7 +289,7 @@ function tryJson(text: string): YamlValue | undefined {
 
 function fromJson(value: unknown): YamlValue {
   if (value === null) return { kind: 'null' };
-  if (typeof value === 'string') return { kind: 'str', value };
+  if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return { kind: 'bool', value };
   if (typeof value === 'number') return { kind: 'float', value };
   if (Array.isArray(value)) return { kind: 'seq', items: value.map(fromJson) };
@@ -300,7 +306,8 @@ function decodeIndex(
   source: 'json' | 'yaml',
   onDropped: (d: DroppedEntry) => void,
 ): IndexFile {
-  if (document.kind !== 'map') throw new IndexFormatError('the index is not a mapping');
+  if (typeof document === 'string' || document.kind !== 'map')
+    throw new IndexFormatError('the index is not a mapping');
   const strict = source === 'yaml';
   let apiVersion = '';
   let generated = GO_ZERO_TIME;
@@ -314,7 +321,7 @@ function decodeIndex(
       if (strict) throw new IndexFormatError(`unknown field "${rawKey}" in the index`);
       continue;
     }
-    if (value.kind === 'null') continue;
+    if (typeof value !== 'string' && value.kind === 'null') continue;
     switch (key) {
       case 'apiVersion':
         apiVersion = expectString(value, 'apiVersion');
@@ -329,19 +336,25 @@ function decodeIndex(
         decodeEntries(value, source, entries, onDropped);
         break;
       case 'serverInfo':
-        if (value.kind !== 'map') throw new IndexFormatError('serverInfo is not a mapping');
+        if (typeof value === 'string' || value.kind !== 'map')
+          throw new IndexFormatError('serverInfo is not a mapping');
         index.serverInfo = toInterface(value) as Record<string, unknown>;
         break;
       case 'publicKeys':
-        if (value.kind !== 'seq') throw new IndexFormatError('publicKeys is not a list');
+        if (typeof value === 'string' || value.kind !== 'seq')
+          throw new IndexFormatError('publicKeys is not a list');
         index.publicKeys = value.items.map((item) =>
-          item.kind === 'null' ? '' : expectString(item, 'publicKeys'),
+          typeof item !== 'string' && item.kind === 'null' ? '' : expectString(item, 'publicKeys'),
         );
         break;
       case 'annotations':
-        if (value.kind !== 'map') throw new IndexFormatError('annotations is not a mapping');
+        if (typeof value === 'string' || value.kind !== 'map')
+          throw new IndexFormatError('annotations is not a mapping');
         index.annotations = Object.fromEntries(
-          value.entries.map(([k, v]) => [k, v.kind === 'null' ? '' : expectString(v, `annotations.${k}`)]),
+          value.entries.map(([k, v]) => [
+            k,
+            typeof v !== 'string' && v.kind === 'null' ? '' : expectString(v, `annotations.${k}`),
+          ]),
         );
         break;
     }
@@ -362,13 +375,15 @@ function decodeEntries(
   entries: Record<string, ChartVersionEntry[]>,
   onDropped: (d: DroppedEntry) => void,
 ): void {
-  if (value.kind !== 'map') throw new IndexFormatError('entries is not a mapping');
+  if (typeof value === 'string' || value.kind !== 'map')
+    throw new IndexFormatError('entries is not a mapping');
   for (const [name, list] of value.entries) {
-    if (list.kind === 'null') {
+    if (typeof list !== 'string' && list.kind === 'null') {
       entries[name] = [];
       continue;
     }
-    if (list.kind !== 'seq') throw new IndexFormatError(`entries.${name} is not a list`);
+    if (typeof list === 'string' || list.kind !== 'seq')
+      throw new IndexFormatError(`entries.${name} is not a list`);
     const versions: ChartVersionEntry[] = [];
     for (const item of list.items) {
       const decoded: DecodedStruct | null = decodeIndexEntry(item, { source, strict: source === 'yaml' });
@@ -392,7 +407,7 @@ function decodeEntries(
 }
 
 function expectString(value: YamlValue, where: string): string {
-  if (value.kind === 'str') return value.value;
+  if (typeof value === 'string') return value;
   throw new IndexFormatError(`${where} is not a string`);
 }
 

@@ -87,12 +87,12 @@ export interface DecodeOptions {
 export type DecodedStruct = Record<string, unknown>;
 
 export function decodeChartMetadata(document: YamlValue, options: DecodeOptions): DecodedStruct {
-  if (document.kind === 'null') return {};
+  if (typeof document !== 'string' && document.kind === 'null') return {};
   return decodeStruct(document, METADATA_FIELDS, options, 'Metadata');
 }
 
 export function decodeIndexEntry(document: YamlValue, options: DecodeOptions): DecodedStruct | null {
-  if (document.kind === 'null') return null;
+  if (typeof document !== 'string' && document.kind === 'null') return null;
   return decodeStruct(document, ENTRY_FIELDS, options, 'ChartVersion');
 }
 
@@ -102,7 +102,7 @@ export function mergeChartMetadata(
   document: YamlValue,
   options: DecodeOptions,
 ): DecodedStruct {
-  if (document.kind === 'null') return target;
+  if (typeof document !== 'string' && document.kind === 'null') return target;
   return { ...target, ...decodeStruct(document, METADATA_FIELDS, options, 'Metadata') };
 }
 
@@ -112,7 +112,8 @@ function decodeStruct(
   options: DecodeOptions,
   typeName: string,
 ): DecodedStruct {
-  if (document.kind !== 'map') throw mismatch(document, `${typeName}`, 'object');
+  if (typeof document === 'string' || document.kind !== 'map')
+    throw mismatch(document, `${typeName}`, 'object');
   const names = Object.keys(fields);
   // sigs.k8s.io/yaml hands encoding/json an object whose keys Go sorted; JSON input keeps its order.
   // The order only matters when keys differ just by case (the last one wins).
@@ -132,7 +133,7 @@ function decodeStruct(
     }
     const kind = fields[field] as FieldKind;
     const where = `${typeName}.${field}`;
-    if (value.kind === 'null') {
+    if (typeof value !== 'string' && value.kind === 'null') {
       if (
         kind === 'strings' ||
         kind === 'stringMap' ||
@@ -159,32 +160,37 @@ function decodeField(value: YamlValue, kind: FieldKind, options: DecodeOptions, 
     case 'string':
       return decodeString(value, options, where);
     case 'bool':
-      if (value.kind !== 'bool') throw mismatch(value, where, 'bool');
+      if (typeof value === 'string' || value.kind !== 'bool') throw mismatch(value, where, 'bool');
       return value.value;
     case 'time': {
-      const text = value.kind === 'str' ? value.value : undefined;
+      const text = typeof value === 'string' ? value : undefined;
       const time = text === undefined ? undefined : normalizeGoTime(text);
       if (time === undefined) throw new MetadataDecodeError(`${where}: not an RFC 3339 time`);
       return time;
     }
     case 'strings':
       return sequence(value, where).map((item) =>
-        item.kind === 'null' ? '' : decodeString(item, options, where),
+        typeof item !== 'string' && item.kind === 'null' ? '' : decodeString(item, options, where),
       );
     case 'stringMap': {
-      if (value.kind !== 'map') throw mismatch(value, where, 'map[string]string');
+      if (typeof value === 'string' || value.kind !== 'map')
+        throw mismatch(value, where, 'map[string]string');
       const map: Record<string, string> = {};
       for (const [key, item] of value.entries)
-        map[key] = item.kind === 'null' ? '' : decodeString(item, options, where);
+        map[key] = typeof item !== 'string' && item.kind === 'null' ? '' : decodeString(item, options, where);
       return map;
     }
     case 'maintainers':
       return sequence(value, where).map((item) =>
-        item.kind === 'null' ? null : decodeStruct(item, MAINTAINER_FIELDS, options, 'Maintainer'),
+        typeof item !== 'string' && item.kind === 'null'
+          ? null
+          : decodeStruct(item, MAINTAINER_FIELDS, options, 'Maintainer'),
       );
     case 'dependencies':
       return sequence(value, where).map((item) =>
-        item.kind === 'null' ? null : decodeStruct(item, DEPENDENCY_FIELDS, options, 'Dependency'),
+        typeof item !== 'string' && item.kind === 'null'
+          ? null
+          : decodeStruct(item, DEPENDENCY_FIELDS, options, 'Dependency'),
       );
     case 'anyList':
       return sequence(value, where).map((item) => toInterface(item));
@@ -192,25 +198,25 @@ function decodeField(value: YamlValue, kind: FieldKind, options: DecodeOptions, 
 }
 
 function decodeString(value: YamlValue, options: DecodeOptions, where: string): string {
-  if (value.kind === 'str') return value.value;
+  if (typeof value === 'string') return value;
   if (options.source === 'yaml') {
     // sigs.k8s.io/yaml converts a scalar to a string when the Go field is a string.
-    if (value.kind === 'int') return value.value.toString();
-    if (value.kind === 'float') return formatGoFloat(value.value, 32);
-    if (value.kind === 'bool') return String(value.value);
+    if (typeof value !== 'string' && value.kind === 'int') return value.value.toString();
+    if (typeof value !== 'string' && value.kind === 'float') return formatGoFloat(value.value, 32);
+    if (typeof value !== 'string' && value.kind === 'bool') return String(value.value);
   }
   throw mismatch(value, where, 'string');
 }
 
 function sequence(value: YamlValue, where: string): YamlValue[] {
-  if (value.kind !== 'seq') throw mismatch(value, where, 'list');
+  if (typeof value === 'string' || value.kind !== 'seq') throw mismatch(value, where, 'list');
   return value.items;
 }
 
 /** A value decoded into interface{} after Go's JSON round trip: every number becomes a float64. */
 export function toInterface(value: YamlValue): GoValue {
+  if (typeof value === 'string') return value;
   switch (value.kind) {
-    case 'str':
     case 'bool':
       return value.value;
     case 'null':
@@ -244,7 +250,7 @@ function mismatch(value: YamlValue, where: string, expected: string): MetadataDe
     float: 'number',
     seq: 'array',
     map: 'object',
-  }[value.kind];
+  }[typeof value === 'string' ? 'str' : value.kind];
   return new MetadataDecodeError(`cannot unmarshal ${got} into ${where} of type ${expected}`);
 }
 

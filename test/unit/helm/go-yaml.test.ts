@@ -94,7 +94,7 @@ describe('emitGoYaml', () => {
     // Assess
     expect(parsed).toEqual({
       kind: 'map',
-      entries: [['values', { kind: 'seq', items: values.map((value) => ({ kind: 'str', value })) }]],
+      entries: [['values', { kind: 'seq', items: values }]],
     });
   });
 });

@@ -422,7 +422,8 @@ describe('serializeIndex', () => {
 
         // Assess
         if (fast !== undefined) expect(fast).toEqual(full);
-        const decodedKeys = full.kind === 'map' ? full.entries.map(([key]) => key) : [];
+        const decodedKeys =
+          typeof full !== 'string' && full.kind === 'map' ? full.entries.map(([key]) => key) : [];
         expect(decodedKeys).toEqual(['apiVersion', 'entries', 'generated']);
         expect(roundTrip(text)).toEqual(normalised(index));
       }),
