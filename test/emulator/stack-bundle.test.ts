@@ -8,10 +8,12 @@ import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runn
 import { chartArchive } from '../support/chart-archives';
 import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
 import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
+import { type RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 import {
   allowedActions,
   type CfnTemplate,
   iamActionOfCall,
+  identityPolicyStatements,
   readPackagedTemplate,
   resolveTokens,
 } from '../support/stack-template';
@@ -19,7 +21,8 @@ import {
 /**
  * The packaged artefacts end to end: the zips `npm run package` built, run in plain Node with the
  * environment and custom resource properties of the packaged template, against the emulator. Every AWS
- * call they make must be an action the packaged policy grants.
+ * call they make (recorded by a proxy in front of the emulator) must be an action the packaged policy
+ * of their role grants.
  */
 
 jest.setTimeout(60_000);
@@ -36,6 +39,7 @@ function fixture(path: string): Record<string, unknown> {
 describe('the packaged stack against the emulator', () => {
   let template: CfnTemplate;
   let moto: MotoServer;
+  let proxy: RecordingProxy;
   let server: Server;
   let responseUrl: string;
   const responses: Record<string, unknown>[] = [];
@@ -44,6 +48,7 @@ describe('the packaged stack against the emulator', () => {
   beforeAll(async () => {
     template = readPackagedTemplate();
     moto = await startMotoServer();
+    proxy = await startRecordingProxy(moto.endpoint);
     for (const key of ['reconcile', 'customResource', 'reindex'])
       dirs[key] = (await extractFunctionZip(key)).dir;
     server = createServer((request, response) => {
@@ -60,6 +65,7 @@ describe('the packaged stack against the emulator', () => {
 
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await proxy.stop();
     await moto.stop();
     for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
   });
@@ -78,9 +84,27 @@ describe('the packaged stack against the emulator', () => {
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
       AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ENDPOINT_URL: proxy.endpoint,
     };
   }
+
+  /** Runs a bundle and returns what it answered and the actions of every AWS request it made. */
+  async function invokeRecorded(key: string, event: unknown, logicalId: string) {
+    proxy.calls.length = 0;
+    const outcome = await invokeBundledHandler(
+      dirs[key] ?? '',
+      `functions/${handlerFiles[key]}.js`,
+      event,
+      lambdaEnv(logicalId),
+    );
+    return { outcome, calls: [...proxy.calls] };
+  }
+
+  const handlerFiles: Record<string, string> = {
+    reconcile: 'reconcile',
+    customResource: 'custom-resource',
+    reindex: 'reindex',
+  };
 
   it('creates the configured roles on schedule, calling only actions its policy grants, and tears them down on Delete', async () => {
     // Prepare
@@ -89,15 +113,14 @@ describe('the packaged stack against the emulator', () => {
     const granted = allowedActions(template, 'ReconcilePolicy', UAT_CONDITIONS);
 
     // Act: the schedule
-    const scheduled = await invokeBundledHandler(
-      dirs.reconcile ?? '',
-      'functions/reconcile.js',
+    const scheduled = await invokeRecorded(
+      'reconcile',
       fixture('eventbridge/scheduled.json'),
-      lambdaEnv('ReconcileLambdaFunction'),
+      'ReconcileLambdaFunction',
     );
 
     // Assess
-    expect(scheduled).toMatchObject({
+    expect(scheduled.outcome).toMatchObject({
       ok: true,
       result: { dryRun: false, counts: { created: 2, failed: 0 } },
     });
@@ -110,13 +133,21 @@ describe('the packaged stack against the emulator', () => {
     expect(JSON.stringify(exporter?.inlinePolicies)).toContain(
       'arn:aws:s3:::irsa-reconciler-uat-data-123456789012/container-costs/prod-eu-1/*',
     );
-    const calls = Object.keys(
-      (scheduled as { result: { apiCalls: Record<string, number> } }).result.apiCalls,
+    const scheduledActions = scheduled.calls.map(({ action }) => action);
+    expect(scheduledActions).toEqual(
+      expect.arrayContaining([
+        'eks:ListClusters',
+        'eks:DescribeCluster',
+        'iam:CreateRole',
+        'iam:PutRolePolicy',
+      ]),
     );
-    expect(calls).toEqual(
-      expect.arrayContaining(['IAM:CreateRole', 'IAM:PutRolePolicy', 'EKS:DescribeCluster']),
+    expect(scheduledActions.filter((action) => !granted.has(action))).toEqual([]);
+    // The handler's own call counter saw the same operations.
+    const counted = Object.keys(
+      (scheduled.outcome as { result: { apiCalls: Record<string, number> } }).result.apiCalls,
     );
-    expect(calls.map(iamActionOfCall).filter((action) => !granted.has(action))).toEqual([]);
+    expect(new Set(counted.map(iamActionOfCall))).toEqual(new Set(scheduledActions));
 
     // Act: the stack delete
     const event = structuredClone(fixture('cloudformation/delete.json'));
@@ -125,18 +156,16 @@ describe('the packaged stack against the emulator', () => {
       ...(event.ResourceProperties as object),
       Config: resolveTokens(template.Resources.IrsaReconciler?.Properties?.Config),
     };
-    await invokeBundledHandler(
-      dirs.customResource ?? '',
-      'functions/custom-resource.js',
-      event,
-      lambdaEnv('CustomResourceLambdaFunction'),
-    );
+    const deleted = await invokeRecorded('customResource', event, 'CustomResourceLambdaFunction');
 
     // Assess
     expect(responses).toEqual([
       expect.objectContaining({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' }),
     ]);
     expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
+    const teardownActions = deleted.calls.map(({ action }) => action);
+    expect(teardownActions).toEqual(expect.arrayContaining(['iam:DeleteRolePolicy', 'iam:DeleteRole']));
+    expect(teardownActions.filter((action) => !granted.has(action))).toEqual([]);
   });
 
   it('indexes a chart uploaded to the bucket the template names, under the prefix it configures', async () => {
@@ -160,8 +189,14 @@ describe('the packaged stack against the emulator', () => {
       record.s3.object.key = key;
     }
 
+    const granted = new Set(
+      identityPolicyStatements(template)
+        .filter(({ where }) => where.startsWith('ReindexRole/'))
+        .flatMap(({ statement }) => [statement.Action].flat().map(String)),
+    );
+
     // Act
-    const outcome = await invokeBundledHandler(dirs.reindex ?? '', 'functions/reindex.js', event, env);
+    const { outcome, calls } = await invokeRecorded('reindex', event, 'ReindexLambdaFunction');
 
     // Assess
     expect(bucket).toBe('irsa-reconciler-uat-charts-123456789012');
@@ -170,5 +205,18 @@ describe('the packaged stack against the emulator', () => {
       new GetObjectCommand({ Bucket: bucket, Key: `${env.CHART_PREFIX}index.yaml` }),
     );
     expect(await index.Body?.transformToString()).toMatch(/demo:[\s\S]*- demo-1\.0\.0\.tgz/);
+    expect(calls.map(({ action }) => action)).toEqual(
+      expect.arrayContaining(['s3:GetObject', 's3:PutObject']),
+    );
+    for (const call of calls) {
+      // CopyObject (an index backup) needs GetObject on the source and PutObject on the copy.
+      const needed = call.action === 's3:CopyObject' ? ['s3:GetObject', 's3:PutObject'] : [call.action];
+      expect({ call, missing: needed.filter((action) => !granted.has(action)) }).toEqual({
+        call,
+        missing: [],
+      });
+      if (call.action !== 's3:ListBucket')
+        expect(call.path.startsWith(`/${bucket}/${env.CHART_PREFIX}`)).toBe(true);
+    }
   });
 });

@@ -1,0 +1,89 @@
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A loopback HTTP proxy in front of the emulator that records which AWS action each request is, so a
+ * test can hold the calls a bundle made against the IAM policy the template grants it. The action is
+ * read from the request itself: the SigV4 credential scope names the service; the query protocol (IAM,
+ * STS) carries `Action=`; EKS and S3 are REST and are mapped from method and path.
+ */
+
+export interface RecordedCall {
+  /** IAM action name, e.g. `iam:CreateRole`, `s3:GetObject`. */
+  action: string;
+  method: string;
+  path: string;
+}
+
+export interface RecordingProxy {
+  endpoint: string;
+  calls: RecordedCall[];
+  stop(): Promise<void>;
+}
+
+export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const upstream = new URL(target);
+  const calls: RecordedCall[] = [];
+  const server: Server = createServer((incoming, outgoing) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const method = incoming.method ?? 'GET';
+      const url = incoming.url ?? '/';
+      calls.push({
+        action: actionOf(method, url, incoming.headers, body.toString('utf8')),
+        method,
+        path: url,
+      });
+      const forwarded = httpRequest(
+        { host: upstream.hostname, port: upstream.port, method, path: url, headers: incoming.headers },
+        (response) => {
+          outgoing.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(outgoing);
+        },
+      );
+      forwarded.on('error', (error) => outgoing.writeHead(502).end(String(error)));
+      forwarded.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The service of a signed request: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
+function serviceOf(headers: NodeJS.Dict<string | string[]>): string {
+  const authorization = String(headers.authorization ?? '');
+  return /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\/aws4_request/.exec(authorization)?.[1] ?? 'unknown';
+}
+
+export function actionOf(
+  method: string,
+  url: string,
+  headers: NodeJS.Dict<string | string[]>,
+  body: string,
+): string {
+  const service = serviceOf(headers);
+  const parsed = new URL(url, 'http://proxy');
+  if (service === 'iam' || service === 'sts') {
+    const action = new URLSearchParams(body).get('Action') ?? parsed.searchParams.get('Action');
+    return `${service}:${action ?? 'unknown'}`;
+  }
+  if (service === 'eks') {
+    if (method === 'GET' && parsed.pathname === '/clusters') return 'eks:ListClusters';
+    if (method === 'GET' && /^\/clusters\/[^/]+$/.test(parsed.pathname)) return 'eks:DescribeCluster';
+    return `eks:unknown ${method} ${parsed.pathname}`;
+  }
+  if (service === 's3') {
+    const isBucket = parsed.pathname.split('/').filter(Boolean).length === 1;
+    if (method === 'GET' && isBucket && parsed.searchParams.has('list-type')) return 's3:ListBucket';
+    if ((method === 'GET' || method === 'HEAD') && !isBucket) return 's3:GetObject';
+    if (method === 'PUT' && !isBucket) return headers['x-amz-copy-source'] ? 's3:CopyObject' : 's3:PutObject';
+    return `s3:unknown ${method} ${parsed.pathname}${parsed.search}`;
+  }
+  return `${service}:unknown ${method} ${parsed.pathname}`;
+}
