@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the IRSA reconciler against a local AWS emulator (moto), end to end.
  * Three EKS clusters in two regions, two agent bindings; reconcile, reconcile again (steady state:
- * no write), delete a cluster and reconcile (prune). Exits non-zero if anything is not as expected.
+ * no write), delete a cluster and reconcile (prune). Then the Helm repository: two charts published to
+ * an emulator bucket and indexed from their S3 notification. Exits non-zero if anything is not as expected.
  */
 import type { AwsClients } from '../lib/aws/clients';
 import { silentLogger } from '../lib/logger';
@@ -19,6 +20,7 @@ import {
   SAMPLE_RECONCILER_CONFIG,
 } from '../test/support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../test/support/moto-server';
+import { runHelmDemo } from './demo-helm';
 
 const STAGE = 'demo';
 
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
   console.log(`moto (local AWS emulator) at ${moto.endpoint}`);
   try {
     await runReconcilerDemo(moto);
-    // ---- Helm indexer demo: plug in here (e.g. `await runHelmIndexerDemo(moto);`) ----
+    await runHelmDemo(moto.endpoint);
   } finally {
     await moto.stop();
   }
