@@ -1,12 +1,17 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { buildSync } from 'esbuild';
 
 /**
  * Each measured scenario runs in its own Node process, so its peak memory is its own: the parent
  * (moto seeding, the latency proxy, earlier scenarios) never inflates it. The parent passes the
  * input as JSON in a file and reads the child's JSON result back from another.
+ *
+ * The child is an esbuild bundle run by plain `node`, built with the options the Lambda packages use
+ * (esbuild.config.ts: everything bundled, CommonJS): its memory and start-up are those of the
+ * deployed code, not of a TypeScript loader.
  */
 
 /** Memory of one measured process. */
@@ -29,19 +34,50 @@ export interface ChildOutcome<R> {
 const INPUT_ENV = 'BENCH_CHILD_INPUT';
 const OUTPUT_ENV = 'BENCH_CHILD_OUTPUT';
 
-/** Parent side: runs `script` (a TypeScript file) with `input`, returns its result or throws with its stderr. */
+const bundles = new Map<string, string>();
+let bundleDir: string | undefined;
+
+/** Bundles `script` once per benchmark run (like the Lambda packages); returns the bundle's path. */
+export function bundle(script: string): string {
+  const cached = bundles.get(script);
+  if (cached) return cached;
+  bundleDir ??= mkdtempSync(join(tmpdir(), 'irsa-bench-bundles-'));
+  const outfile = join(bundleDir, `${bundles.size}-${basename(script, '.ts')}.js`);
+  buildSync({
+    entryPoints: [script],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: `node${process.versions.node.split('.')[0]}`,
+    mainFields: ['module', 'main'],
+    logLevel: 'error',
+  });
+  bundles.set(script, outfile);
+  return outfile;
+}
+
+/** Removes the bundles built so far. */
+export function removeBundles(): void {
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+  bundleDir = undefined;
+  bundles.clear();
+}
+
+/** Parent side: runs `script` (a TypeScript file, bundled) with `input`; returns its result or throws with its stderr. */
 export async function runChild<I, R>(
   script: string,
   input: I,
   timeoutMs = 20 * 60_000,
 ): Promise<ChildOutcome<R>> {
+  const code = bundle(script);
   const dir = mkdtempSync(join(tmpdir(), 'irsa-bench-child-'));
   const inputFile = join(dir, 'input.json');
   const outputFile = join(dir, 'output.json');
   writeFileSync(inputFile, JSON.stringify(input));
   try {
     const started = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    const child = spawn(process.execPath, [code], {
       env: { ...process.env, [INPUT_ENV]: inputFile, [OUTPUT_ENV]: outputFile },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
@@ -50,12 +86,12 @@ export async function runChild<I, R>(
       stderr = (stderr + chunk.toString()).slice(-8000);
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const code = await new Promise<number | null>((resolve, reject) => {
+    const exitCode = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (exitCode) => resolve(exitCode));
+      child.once('exit', resolve);
     });
     clearTimeout(timer);
-    if (code !== 0) throw new Error(`${script} exited with ${code ?? 'a signal'}:\n${stderr}`);
+    if (exitCode !== 0) throw new Error(`${script} exited with ${exitCode ?? 'a signal'}:\n${stderr}`);
     const outcome = JSON.parse(readFileSync(outputFile, 'utf8')) as Omit<ChildOutcome<R>, 'processWallMs'>;
     return { ...outcome, processWallMs: Math.round(performance.now() - started) };
   } finally {

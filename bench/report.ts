@@ -271,6 +271,20 @@ function indexerMarkdown(indexer: IndexerResults): string[] {
     ...indexer.sizes.map(indexerRow),
     '',
   ];
+  const broken = indexer.sizes.filter((size) => size.incremental.breakdown);
+  if (broken.length > 0) {
+    lines.push(
+      'Where an incremental update goes, each step timed alone in a warm process:',
+      '',
+      '| versions | GET index (ms) | parse (ms) | serialize (ms) | PUT index (ms) |',
+      '|---|---|---|---|---|',
+      ...broken.map((size) => {
+        const steps = size.incremental.breakdown;
+        return `| ${size.versions} | ${steps?.getIndexMs} | ${steps?.parseMs} | ${steps?.serializeMs} | ${steps?.putIndexMs} |`;
+      }),
+      '',
+    );
+  }
   const growth = indexer.bucketGrowth;
   if (growth) {
     const base = indexer.sizes.find((size) => size.versions === growth.indexVersions);

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { removeBundles } from './child';
 import { runIndexerBench } from './indexer/suite';
 import { currentLoadAverage, machineInfo } from './machine';
 import { runReconcilerBench } from './reconciler/suite';
@@ -117,6 +118,7 @@ function shares(text: string): Record<string, number> {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
   const started = performance.now();
   const results: BenchResults = {
     machine: machineInfo(),
@@ -124,6 +126,10 @@ async function main(): Promise<number> {
     durationS: 0,
     loadAverageEnd: 0,
     errors: [],
+  };
+  const onError = (part: string, error: unknown) => {
+    results.errors.push({ part, error: describe(error) });
+    log(`${part} crashed: ${describe(error)}`);
   };
   if (options.only !== 'indexer') {
     try {
@@ -136,6 +142,7 @@ async function main(): Promise<number> {
         throttle: options.throttle,
         seed: options.seed,
         log,
+        onError,
       });
     } catch (error) {
       results.errors.push({ part: 'reconciler', error: describe(error) });
@@ -163,12 +170,14 @@ async function main(): Promise<number> {
         concurrency: options.concurrency,
         workDir: mkdtempSync(join(tmpdir(), 'irsa-bench-')),
         log,
+        onError,
       });
     } catch (error) {
       results.errors.push({ part: 'indexer', error: describe(error) });
       log(`indexer benchmark crashed: ${describe(error)}`);
     }
   }
+  removeBundles();
   results.durationS = Math.round((performance.now() - started) / 1000);
   results.loadAverageEnd = currentLoadAverage();
   const checks = checkTargets(results);

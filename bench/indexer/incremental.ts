@@ -1,6 +1,7 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApiCallCounter } from '../../lib/aws/api-calls';
 import { parseIndexerConfig } from '../../lib/helm/config';
+import { parseIndex, serializeIndex } from '../../lib/helm/index-file';
 import { handleS3Event } from '../../lib/helm/reindexer';
 import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
 import { childEntry } from '../child';
@@ -17,6 +18,17 @@ export interface IncrementalInput {
   prefix: string;
   /** Keys of charts already uploaded, one event each, in order. */
   keys: Array<{ key: string; size: number; etag: string }>;
+  /** After the events, time each step of an update on its own (in a process whose memory is not reported). */
+  breakdown: boolean;
+}
+
+/** Where an incremental update's time goes, each step timed alone with warm code and connections. */
+export interface UpdateBreakdown {
+  getIndexMs: number;
+  parseMs: number;
+  serializeMs: number;
+  putIndexMs: number;
+  indexBytes: number;
 }
 
 export interface IncrementalResult {
@@ -25,6 +37,7 @@ export interface IncrementalResult {
   outcomes: string[];
   /** S3 calls per operation over all events. */
   apiCalls: Record<string, number>;
+  breakdown?: UpdateBreakdown;
 }
 
 async function run(input: IncrementalInput): Promise<IncrementalResult> {
@@ -51,7 +64,35 @@ async function run(input: IncrementalInput): Promise<IncrementalResult> {
       throw new Error(`event for ${object.key} was not indexed: ${JSON.stringify(summary)}`);
     }
   }
-  return { wallMs, outcomes, apiCalls: calls.snapshot() };
+  const apiCalls = calls.snapshot();
+  if (!input.breakdown) return { wallMs, outcomes, apiCalls };
+  return { wallMs, outcomes, apiCalls, breakdown: await timeSteps(s3, input.bucket, config.indexKey) };
+}
+
+async function timeSteps(s3: S3Client, bucket: string, indexKey: string): Promise<UpdateBreakdown> {
+  let started = performance.now();
+  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: indexKey }));
+  const text = (await response.Body?.transformToString('utf8')) ?? '';
+  const getIndexMs = performance.now() - started;
+  started = performance.now();
+  const index = parseIndex(text);
+  const parseMs = performance.now() - started;
+  started = performance.now();
+  const serialized = serializeIndex(index);
+  const serializeMs = performance.now() - started;
+  started = performance.now();
+  // Outside the chart prefix, so the indexer never sees it.
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: 'bench-breakdown/index.yaml', Body: serialized }),
+  );
+  const putIndexMs = performance.now() - started;
+  return {
+    getIndexMs: Math.round(getIndexMs),
+    parseMs: Math.round(parseMs),
+    serializeMs: Math.round(serializeMs),
+    putIndexMs: Math.round(putIndexMs),
+    indexBytes: Buffer.byteLength(text),
+  };
 }
 
 childEntry(run);

@@ -6,7 +6,7 @@ import { EMULATOR_CREDENTIALS, startMotoServer } from '../../test/support/moto-s
 import { type ChartSpec, chartArchive, chartFileName, chartSpecs } from '../chart-factory';
 import { type MemoryUsage, runChild } from '../child';
 import { type HelmRun, runHelm } from './helm';
-import type { IncrementalInput, IncrementalResult } from './incremental';
+import type { IncrementalInput, IncrementalResult, UpdateBreakdown } from './incremental';
 import type { RebuildInput, RebuildResult } from './rebuild';
 
 export interface IndexerBenchOptions {
@@ -22,6 +22,8 @@ export interface IndexerBenchOptions {
   concurrency: number;
   workDir: string;
   log: (line: string) => void;
+  /** A size that crashed: recorded, and the benchmark goes on with the next one. */
+  onError: (part: string, error: unknown) => void;
 }
 
 export interface IncrementalMeasurement {
@@ -33,6 +35,8 @@ export interface IncrementalMeasurement {
   memory: MemoryUsage;
   /** S3 calls per event (the incremental path never lists the bucket). */
   apiCallsPerEvent: Record<string, number>;
+  /** Each step of an update timed alone, in one more process (not in the memory figures). */
+  breakdown?: UpdateBreakdown;
 }
 
 export interface IndexerSizeResult {
@@ -88,10 +92,19 @@ export async function runIndexerBench(options: IndexerBenchOptions): Promise<Ind
   try {
     const results: IndexerSizeResult[] = [];
     for (const size of sizes) {
-      const result = await bench.size(size, uploadSizes.has(size));
-      if (options.sizes.includes(size)) results.push(result);
+      try {
+        const result = await bench.size(size, uploadSizes.has(size));
+        if (options.sizes.includes(size)) results.push(result);
+      } catch (error) {
+        options.onError(`indexer ${size} versions`, error);
+      }
     }
-    const growth = options.bucketGrowth && (await bench.bucketGrowth(options.bucketGrowth));
+    let growth: BucketGrowthResult | undefined;
+    try {
+      growth = options.bucketGrowth && (await bench.bucketGrowth(options.bucketGrowth));
+    } catch (error) {
+      options.onError('indexer bucket growth', error);
+    }
     return { sizes: results, ...(growth ? { bucketGrowth: growth } : {}) };
   } finally {
     s3.destroy();
@@ -156,7 +169,7 @@ class IndexerBench {
         `indexer ${versions}: ${versions} charts uploaded in ${Math.round(performance.now() - uploaded)} ms`,
       );
     }
-    const incremental = await this.incremental(bucket, versions);
+    const incremental = await this.incremental(bucket, versions, true);
     log(
       `indexer ${versions}: incremental cold ${incremental.coldMs} ms, warm ${incremental.warmMs} ms, peak RSS ${incremental.memory.peakRssMb} MB`,
     );
@@ -182,7 +195,7 @@ class IndexerBench {
     return {
       versions,
       indexBytes,
-      bucketCharts: (upload ? versions : 0) + 2 * repeats,
+      bucketCharts: (upload ? versions : 0) + 2 * (repeats + 1),
       incremental,
       helmMerge: {
         medianMs: median(merges.map((m) => m.wallMs)),
@@ -208,30 +221,22 @@ class IndexerBench {
    * Puts the `indexVersions`-version index helm wrote into the bucket, then runs `repeats` fresh
    * processes that each handle two "chart created" events.
    */
-  private async incremental(bucket: string, indexVersions: number): Promise<IncrementalMeasurement> {
+  private async incremental(
+    bucket: string,
+    indexVersions: number,
+    breakdown = false,
+  ): Promise<IncrementalMeasurement> {
     await this.put(bucket, `${PREFIX}index.yaml`, readFileSync(this.indexPath(indexVersions)));
     const samples: number[][] = [];
     const memories: MemoryUsage[] = [];
     let apiCalls: Record<string, number> = {};
     for (let r = 0; r < this.options.repeats; r++) {
-      const keys: IncrementalInput['keys'] = [];
-      for (let event = 0; event < 2; event++) {
-        const spec = this.newChart();
-        const body = chartArchive(spec);
-        const key = `${PREFIX}${chartFileName(spec)}`;
-        const etag = await this.put(bucket, key, body);
-        keys.push({ key, size: body.length, etag });
-      }
-      const outcome = await runChild<IncrementalInput, IncrementalResult>(INCREMENTAL, {
-        endpoint: this.endpoint,
-        bucket,
-        prefix: PREFIX,
-        keys,
-      });
+      const outcome = await this.incrementalChild(bucket, false);
       samples.push(outcome.result.wallMs);
       memories.push(outcome.memory);
       apiCalls = outcome.result.apiCalls;
     }
+    const steps = breakdown ? (await this.incrementalChild(bucket, true)).result.breakdown : undefined;
     return {
       coldMs: median(samples.map((sample) => sample[0] ?? Number.NaN)),
       warmMs: median(samples.map((sample) => sample[1] ?? Number.NaN)),
@@ -242,7 +247,27 @@ class IndexerBench {
         peakHeapMb: Math.max(...memories.map((memory) => memory.peakHeapMb)),
       },
       apiCallsPerEvent: Object.fromEntries(Object.entries(apiCalls).map(([key, count]) => [key, count / 2])),
+      ...(steps ? { breakdown: steps } : {}),
     };
+  }
+
+  /** Uploads two new charts and runs a fresh process that handles one event for each. */
+  private async incrementalChild(bucket: string, breakdown: boolean) {
+    const keys: IncrementalInput['keys'] = [];
+    for (let event = 0; event < 2; event++) {
+      const spec = this.newChart();
+      const body = chartArchive(spec);
+      const key = `${PREFIX}${chartFileName(spec)}`;
+      const etag = await this.put(bucket, key, body);
+      keys.push({ key, size: body.length, etag });
+    }
+    return runChild<IncrementalInput, IncrementalResult>(INCREMENTAL, {
+      endpoint: this.endpoint,
+      bucket,
+      prefix: PREFIX,
+      keys,
+      breakdown,
+    });
   }
 
   private newChart(): ChartSpec {

@@ -8,6 +8,7 @@ import {
   CreateOpenIDConnectProviderCommand,
   IAMClient,
   ListRolePoliciesCommand,
+  ListRoleTagsCommand,
   paginateListRoles,
 } from '@aws-sdk/client-iam';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
@@ -127,7 +128,7 @@ export async function takeCensus(
   endpoint: string,
   regions: string[],
   rolePath: string,
-): Promise<FleetCensus> {
+): Promise<FleetCensus & { roleNames: string[] }> {
   const listClustersPages: Record<string, number> = {};
   let clusters = 0;
   for (const region of regions) {
@@ -162,7 +163,28 @@ export async function takeCensus(
     listRolesPages,
     roles: roleNames.length,
     inlinePolicies: policyCounts.reduce((sum, count) => sum + count, 0),
+    roleNames,
   };
+}
+
+/**
+ * The emulator's own ceiling: `calls` ListRoleTags (one of the reads a steady run makes most) with
+ * `concurrency` in flight and nothing else, in calls per second. A run cannot read faster than this.
+ */
+export async function readRate(
+  endpoint: string,
+  roleNames: string[],
+  concurrency: number,
+  calls: number,
+): Promise<number> {
+  if (roleNames.length === 0) return Number.NaN;
+  const iam = iamClient(endpoint);
+  const targets = Array.from({ length: calls }, (_, i) => roleNames[i % roleNames.length] as string);
+  const started = performance.now();
+  await mapWithConcurrency(targets, concurrency, (roleName) =>
+    iam.send(new ListRoleTagsCommand({ RoleName: roleName })),
+  );
+  return Math.round((calls / (performance.now() - started)) * 1000);
 }
 
 /**

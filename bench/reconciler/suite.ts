@@ -9,6 +9,7 @@ import {
   benchConfig,
   FLEET_REGIONS,
   type FleetCensus,
+  readRate,
   seedFleet,
   steadyStateLowerBound,
   takeCensus,
@@ -32,6 +33,8 @@ export interface ReconcilerBenchOptions {
   throttle: Record<string, number>;
   seed: number;
   log: (line: string) => void;
+  /** A variant or size that crashed: recorded, and the benchmark goes on with the next one. */
+  onError: (part: string, error: unknown) => void;
 }
 
 export type Variant =
@@ -42,13 +45,13 @@ export type Variant =
   | 'latency-throttled-standard-retry';
 export type Phase = 'first' | 'steady';
 
-/** Role names are account-wide: each variant's roles get a prefix of their own. */
-const ROLE_PREFIX: Record<Variant, string> = {
-  direct: 'bd-',
-  latency: 'bl-',
-  'latency-sequential': 'bs-',
-  'latency-throttled': 'bt-',
-  'latency-throttled-standard-retry': 'bu-',
+/** Each variant is a stage of its own (at most 32 characters) with its own role name prefix. */
+const VARIANT_ID: Record<Variant, string> = {
+  direct: 'd',
+  latency: 'l',
+  'latency-sequential': 's',
+  'latency-throttled': 't',
+  'latency-throttled-standard-retry': 'u',
 };
 
 interface VariantSpec {
@@ -75,8 +78,19 @@ export interface ReconcilerRun extends VariantSpec {
   proxy?: Record<string, ServiceStats>;
 }
 
+/** Reads per second the emulator serves on its own (ListRoleTags, nothing else running). */
+export interface EmulatorCeiling {
+  concurrency: number;
+  directPerSecond: number;
+  /** Through the latency proxy. */
+  latencyPerSecond: number;
+  /** Through the latency proxy, one call at a time. */
+  sequentialLatencyPerSecond: number;
+}
+
 export interface ReconcilerSizeResult {
   clusters: number;
+  ceiling: EmulatorCeiling;
   regions: Record<string, number>;
   census: FleetCensus;
   lowerBound: Record<string, number>;
@@ -92,6 +106,8 @@ export async function runReconcilerBench(options: ReconcilerBenchOptions): Promi
     const moto = await startMotoServer();
     try {
       results.push(await benchOneSize(moto, clusters, options));
+    } catch (error) {
+      options.onError(`reconciler ${clusters} clusters`, error);
     } finally {
       await moto.stop();
     }
@@ -151,8 +167,9 @@ async function benchOneSize(
   );
   const runs: ReconcilerRun[] = [];
   let census: FleetCensus | undefined;
+  let ceiling: EmulatorCeiling | undefined;
   for (const spec of variants) {
-    const stage = `${BENCH_STAGE}-${spec.variant}`;
+    const stage = `${BENCH_STAGE}-${VARIANT_ID[spec.variant]}`;
     let proxy: LatencyProxy | undefined;
     if (spec.latencyMs > 0 || Object.keys(spec.throttle).length > 0) {
       proxy = await startLatencyProxy({
@@ -169,7 +186,7 @@ async function benchOneSize(
           endpoint: proxy?.endpoint ?? moto.endpoint,
           stage,
           deploymentRegion: BENCH_DEPLOYMENT_REGION,
-          rawConfig: benchConfig(FLEET_REGIONS, spec.concurrency, ROLE_PREFIX[spec.variant]),
+          rawConfig: benchConfig(FLEET_REGIONS, spec.concurrency, `b${VARIANT_ID[spec.variant]}-`),
           retryMode: spec.retryMode,
         };
         const outcome = await runChild<ReconcileScenarioInput, ReconcileScenarioResult>(SCENARIO, input);
@@ -194,17 +211,31 @@ async function benchOneSize(
           `reconciler ${clusters} clusters / ${spec.variant} / ${phase}: ${run.wallMs} ms, ${run.reads} reads, ${run.writes} writes, peak RSS ${run.memory.peakRssMb} MB${run.failed ? `, FAILED: ${run.failures.join('; ')}` : ''}`,
         );
       }
+    } catch (error) {
+      // The census below needs the direct variant; any other crashed variant is only left out.
+      if (spec.variant === 'direct') throw error;
+      options.onError(`reconciler ${clusters} clusters / ${spec.variant}`, error);
     } finally {
       await proxy?.close();
     }
     if (spec.variant === 'direct') {
-      census = await takeCensus(moto.endpoint, FLEET_REGIONS, `/irsa-reconciler/${stage}/`);
+      const { roleNames, ...counts } = await takeCensus(
+        moto.endpoint,
+        FLEET_REGIONS,
+        `/irsa-reconciler/${stage}/`,
+      );
+      census = counts;
+      ceiling = await measureCeiling(moto.endpoint, roleNames, options);
+      options.log(
+        `reconciler ${clusters} clusters: emulator serves ${ceiling.directPerSecond} reads/s direct, ${ceiling.latencyPerSecond}/s with ${options.latencyMs} ms latency at concurrency ${options.concurrency}, ${ceiling.sequentialLatencyPerSecond}/s one at a time`,
+      );
     }
   }
-  if (!census) throw new Error('the direct variant did not run');
+  if (!census || !ceiling) throw new Error('the direct variant did not run');
   const lowerBound = steadyStateLowerBound(census);
   return {
     clusters,
+    ceiling,
     regions,
     census,
     lowerBound,
@@ -217,4 +248,25 @@ function sumCalls(calls: Record<string, number>, reads: boolean): number {
   return Object.entries(calls)
     .filter(([key]) => isReadOperation(key.split(':')[1] ?? '') === reads)
     .reduce((sum, [, count]) => sum + count, 0);
+}
+
+const CEILING_CALLS = 400;
+
+async function measureCeiling(
+  endpoint: string,
+  roleNames: string[],
+  options: ReconcilerBenchOptions,
+): Promise<EmulatorCeiling> {
+  const directPerSecond = await readRate(endpoint, roleNames, options.concurrency, CEILING_CALLS);
+  const proxy = await startLatencyProxy({ target: endpoint, latencyMs: options.latencyMs });
+  try {
+    return {
+      concurrency: options.concurrency,
+      directPerSecond,
+      latencyPerSecond: await readRate(proxy.endpoint, roleNames, options.concurrency, CEILING_CALLS),
+      sequentialLatencyPerSecond: await readRate(proxy.endpoint, roleNames, 1, CEILING_CALLS / 4),
+    };
+  } finally {
+    await proxy.close();
+  }
 }

@@ -32,6 +32,7 @@ function run(overrides: Partial<ReconcilerRun>): ReconcilerRun {
 function reconcilerSize(runs: ReconcilerRun[], lowerBoundReads = 7_000): ReconcilerSizeResult {
   return {
     clusters: 1000,
+    ceiling: { concurrency: 8, directPerSecond: 200, latencyPerSecond: 150, sequentialLatencyPerSecond: 25 },
     regions: {},
     census: { listClustersPages: {}, clusters: 1000, listRolesPages: 2, roles: 2000, inlinePolicies: 3000 },
     lowerBound: {},
