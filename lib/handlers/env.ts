@@ -37,7 +37,7 @@ export function loadHandlerEnv(
   if (!stage) problems.push('STAGE is required (the deployment stage, e.g. "uat")');
   else if (!STAGE_PATTERN.test(stage)) {
     problems.push(
-      `STAGE must be 1-32 letters, digits, "-" or "_" starting with a letter or digit (got "${stage}")`,
+      `STAGE must be 1-32 letters, digits or "-", starting with a letter or digit (got "${stage}")`,
     );
   }
   const region = env.AWS_REGION?.trim() ?? '';
