@@ -112,9 +112,16 @@ export async function listOidcProviderArns(deps: ReconcilerDeps): Promise<string
   }
 }
 
+/** EKS's largest ListClusters page (the default is 100 too, stated so a changed default costs nothing). */
+export const LIST_CLUSTERS_PAGE_SIZE = 100;
+
 async function listClusterNames(deps: ReconcilerDeps, region: string): Promise<string[]> {
   const names: string[] = [];
-  for await (const page of paginateListClusters({ client: deps.clients.eks(region) }, {})) {
+  const paginator = paginateListClusters(
+    { client: deps.clients.eks(region), pageSize: LIST_CLUSTERS_PAGE_SIZE },
+    {},
+  );
+  for await (const page of paginator) {
     names.push(...(page.clusters ?? []));
   }
   return names;

@@ -23,6 +23,9 @@ export interface ObserveOptions {
 /** The placeholder trust policy of an unowned role whose document could not be parsed: never acted on. */
 const UNREADABLE: PolicyDocument = { Version: '', Statement: [] };
 
+/** IAM's largest ListRoles page: its default of 100 would take ten sequential calls per 1,000 roles. */
+export const LIST_ROLES_PAGE_SIZE = 1000;
+
 /**
  * Reads the roles under the owned path: every role's tags, and only for the roles this deployment
  * owns, their inline policies (and permissions boundary when one is configured). Inline policies of
@@ -38,7 +41,11 @@ export async function observe(
   const { iam } = deps.clients;
   const listed: Role[] = [];
   try {
-    for await (const page of paginateListRoles({ client: iam }, { PathPrefix: config.rolePath })) {
+    const paginator = paginateListRoles(
+      { client: iam, pageSize: LIST_ROLES_PAGE_SIZE },
+      { PathPrefix: config.rolePath },
+    );
+    for await (const page of paginator) {
       listed.push(...(page.Roles ?? []));
     }
   } catch (error) {

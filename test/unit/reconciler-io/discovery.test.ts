@@ -54,7 +54,7 @@ describe('discover', () => {
 
     // Assess
     expect(eks).toHaveReceivedCommandTimes(ListClustersCommand, 3);
-    expect(eks).toHaveReceivedCommandWith(ListClustersCommand, { nextToken: 'page-3' });
+    expect(eks).toHaveReceivedCommandWith(ListClustersCommand, { nextToken: 'page-3', maxResults: 100 });
     expect(eks).toHaveReceivedCommandTimes(DescribeClusterCommand, 4);
     expect(discovery.regions).toEqual([expect.objectContaining({ region: 'eu-west-1', status: 'complete' })]);
     expect(discovery.regions[0]?.clusters.map((c) => c.name)).toEqual(['a', 'b', 'c', 'd']);

@@ -73,10 +73,15 @@ describe('observe', () => {
     const observed = await observe(testDeps(), testConfig());
 
     // Assess
-    expect(iam).toHaveReceivedCommandWith(ListRolesCommand, { PathPrefix: '/irsa-reconciler/dev/' });
+    // The largest page IAM allows, so 1,000 roles cost one sequential call, not ten.
+    expect(iam).toHaveReceivedCommandWith(ListRolesCommand, {
+      PathPrefix: '/irsa-reconciler/dev/',
+      MaxItems: 1000,
+    });
     expect(iam).toHaveReceivedCommandWith(ListRolesCommand, {
       PathPrefix: '/irsa-reconciler/dev/',
       Marker: 'm1',
+      MaxItems: 1000,
     });
     expect(observed.roles.map((r) => r.roleName)).toEqual(['irsa-a', 'irsa-b']);
     for (const observedRole of observed.roles) {
