@@ -3,12 +3,15 @@ import {
   CreatePolicyCommand,
   CreateRoleCommand,
   DeleteRolePermissionsBoundaryCommand,
+  paginateListRoles,
+  type Role,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
 import { silentLogger } from '../../lib/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config';
 import { reconcile, teardown } from '../../lib/reconciler/reconcile';
 import type { ReconcilerConfig } from '../../lib/reconciler/types';
+import { mapWithConcurrency } from '../../lib/util/concurrency';
 import {
   createCluster,
   createForeignRole,
@@ -130,30 +133,32 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
   });
 
   it('reads every page of roles under the path, and leaves the unowned ones on later pages alone', async () => {
-    // Prepare: 105 unowned roles beside the 2 owned ones under the path: more than one page of 100.
-    for (let index = 0; index < 105; index++) {
-      await admin.iam.send(
+    // Prepare: 1,000 unowned roles beside the 2 owned ones under the path: more than one page of 1,000.
+    const unowned = Array.from({ length: 1000 }, (_, index) => `unowned-${String(index).padStart(4, '0')}`);
+    await mapWithConcurrency(unowned, 8, (roleName) =>
+      admin.iam.send(
         new CreateRoleCommand({
-          RoleName: `unowned-${String(index).padStart(3, '0')}`,
+          RoleName: roleName,
           Path: ROLE_PATH,
           AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
         }),
-      );
-    }
+      ),
+    );
     await reconcile(deps(), config());
-    const before = await readAllRoles(admin, ROLE_PATH);
+    const before = await listRolesUnderPath(admin);
     const second = deps();
 
     // Act
     const report = await reconcile(second, config());
 
     // Assess
-    expect(Object.keys(before)).toHaveLength(107);
-    expect(second.clients.calls.snapshot()).toMatchObject({ 'IAM:ListRoles': 2, 'IAM:ListRoleTags': 107 });
+    expect(before).toHaveLength(1002);
+    expect(second.clients.calls.snapshot()).toMatchObject({ 'IAM:ListRoles': 2, 'IAM:ListRoleTags': 1002 });
     expect(second.clients.calls.writes()).toBe(0);
     expect(report.counts).toMatchObject({ unchanged: 2, created: 0 });
-    expect(await readAllRoles(admin, ROLE_PATH)).toEqual(before);
-  });
+    // No write call (above) is the strong check; the listing shows no role changed or went missing.
+    expect(await listRolesUnderPath(admin)).toEqual(before);
+  }, 120_000);
 
   it('tears down every role the stage owns and nothing else, and a second teardown has nothing to do', async () => {
     // Prepare
@@ -181,3 +186,15 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
     expect(again.clients.calls.writes()).toBe(0);
   });
 });
+
+/** Every role under the path as ListRoles shows it (one cheap listing, not four reads per role). */
+async function listRolesUnderPath(admin: AwsClients): Promise<Role[]> {
+  const roles: Role[] = [];
+  for await (const page of paginateListRoles(
+    { client: admin.iam, pageSize: 1000 },
+    { PathPrefix: ROLE_PATH },
+  )) {
+    roles.push(...(page.Roles ?? []));
+  }
+  return roles.sort((a, b) => String(a.RoleName).localeCompare(String(b.RoleName)));
+}
