@@ -2,6 +2,13 @@ import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } 
 import { AwsCallError, awsErrorCode, IndexFormatError, isNotFound, toAwsCallError } from '../errors';
 import { type Logger, silentLogger } from '../logger';
 import { parseIndex, serializeIndex } from './index-file';
+import {
+  focusedText,
+  type IndexFocus,
+  type IndexLayout,
+  mergeFocused,
+  splitIndexLayout,
+} from './index-layout';
 import type { IndexFile } from './types';
 
 /**
@@ -18,7 +25,13 @@ export interface IndexLocation {
 /** The index as observed: absent, readable, or present but unreadable (never to be replaced silently). */
 export type StoredIndex =
   | { state: 'absent' }
-  | { state: 'readable'; etag: string; index: IndexFile }
+  | {
+      state: 'readable';
+      etag: string;
+      index: IndexFile;
+      /** Set when `index` holds only the focused chart names; the rest of the file is kept as text. */
+      partial?: { layout: IndexLayout; names: Set<string> };
+    }
   | { state: 'unreadable'; etag: string; error: IndexFormatError };
 
 export interface ConditionalWriteOptions {
@@ -30,6 +43,11 @@ export interface ConditionalWriteOptions {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
+  /**
+   * The chart names and URLs the decision may change, read at each attempt. When given, and the index
+   * is laid out as Helm writes it, only those names are parsed and the decision sees only them.
+   */
+  focus?: () => IndexFocus;
 }
 
 export interface ConditionalWriteResult {
@@ -38,7 +56,7 @@ export interface ConditionalWriteResult {
   attempts: number;
   /** Writes refused because someone else wrote first. */
   conflicts: number;
-  /** The index as written, when written. */
+  /** The index as written, when written (with `focus`, possibly only its focused chart names). */
   index?: IndexFile;
 }
 
@@ -51,7 +69,11 @@ export type DecideNextIndex = (current: StoredIndex, attempt: number) => Promise
 
 export const INDEX_CONTENT_TYPE = 'application/yaml; charset=utf-8';
 
-export async function readIndex(s3: S3Client, location: IndexLocation): Promise<StoredIndex> {
+export async function readIndex(
+  s3: S3Client,
+  location: IndexLocation,
+  focus?: IndexFocus,
+): Promise<StoredIndex> {
   let text: string;
   let etag: string;
   try {
@@ -64,6 +86,16 @@ export async function readIndex(s3: S3Client, location: IndexLocation): Promise<
     throw toAwsCallError('S3:GetObject', error);
   }
   try {
+    const layout = focus && splitIndexLayout(text);
+    const focused = layout && focusedText(layout, focus);
+    if (layout && focused) {
+      return {
+        state: 'readable',
+        etag,
+        index: parseIndex(focused.text),
+        partial: { layout, names: focused.names },
+      };
+    }
     return { state: 'readable', etag, index: parseIndex(text) };
   } catch (error) {
     if (!(error instanceof IndexFormatError)) throw error;
@@ -95,16 +127,27 @@ export async function updateIndex(
   let conflicts = 0;
   let lastConflict: unknown;
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
-    const current = await readIndex(s3, location);
-    const next = await decide(current, attempt);
+    let current = await readIndex(s3, location, options.focus?.());
+    let next = await decide(current, attempt);
     if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
+    let body =
+      current.state === 'readable' && current.partial
+        ? mergeFocused(current.partial.layout, current.partial.names, serializeIndex(next))
+        : serializeIndex(next);
+    if (body === undefined) {
+      // The focused result does not fit back into the file: decide again on the whole index.
+      current = await readIndex(s3, location);
+      next = await decide(current, attempt);
+      if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
+      body = serializeIndex(next);
+    }
     const condition = current.state === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: current.etag };
     try {
       await s3.send(
         new PutObjectCommand({
           Bucket: location.bucket,
           Key: location.key,
-          Body: serializeIndex(next),
+          Body: body,
           ContentType: INDEX_CONTENT_TYPE,
           // Clients and CDNs revalidate with the ETag instead of serving a stale index for hours.
           CacheControl: 'no-cache',

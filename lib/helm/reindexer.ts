@@ -19,6 +19,7 @@ import {
   type ResolvedChange,
   serializeIndex,
 } from './index-file';
+import type { IndexFocus } from './index-layout';
 import {
   backupIndex,
   type ConditionalWriteOptions,
@@ -252,7 +253,7 @@ export async function handleS3Event(deps: ReindexDeps, event: unknown): Promise<
         }
         return applyObservations(run, current.index, [...observations.values()]);
       },
-      run.writeOptions(),
+      { ...run.writeOptions(), focus: () => focusOf(run, [...observations.values()]) },
     );
     summary.conflicts += result.conflicts;
     if (result.outcome !== 'none') {
@@ -344,6 +345,18 @@ function applyObservations(run: Run, index: IndexFile, observations: Observation
   }
   const result = applyChanges(index, changes, run.now());
   return result.changed ? result.index : undefined;
+}
+
+/** The chart names and URLs applyObservations may change: all it needs to see of the index. */
+function focusOf(run: Run, observations: Observation[]): IndexFocus {
+  const names: string[] = [];
+  const urls: string[] = [];
+  for (const observation of observations) {
+    if (observation.state === 'invalid') continue;
+    urls.push(run.url(observation.key));
+    if (observation.state === 'present') names.push(observation.archive.metadata.name);
+  }
+  return { names, urls };
 }
 
 function entriesAt(index: IndexFile, url: string): ChartVersionEntry[] {
