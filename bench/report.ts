@@ -274,7 +274,7 @@ function indexerMarkdown(indexer: IndexerResults): string[] {
   const broken = indexer.sizes.filter((size) => size.incremental.breakdown);
   if (broken.length > 0) {
     lines.push(
-      'Where an incremental update goes, each step timed alone in a warm process:',
+      'The whole-file path (taken when index.yaml is not in the layout Helm writes), each step timed alone in a warm process:',
       '',
       '| versions | GET index (ms) | parse (ms) | serialize (ms) | PUT index (ms) |',
       '|---|---|---|---|---|',

@@ -18,11 +18,14 @@ export interface IncrementalInput {
   prefix: string;
   /** Keys of charts already uploaded, one event each, in order. */
   keys: Array<{ key: string; size: number; etag: string }>;
-  /** After the events, time each step of an update on its own (in a process whose memory is not reported). */
+  /** After the events, time each step of the whole-file path on its own (in a process whose memory is not reported). */
   breakdown: boolean;
 }
 
-/** Where an incremental update's time goes, each step timed alone with warm code and connections. */
+/**
+ * The steps of the whole-file path (GET, parse all, serialize all, PUT), each timed alone with warm code
+ * and connections: what an update of an index not in Helm's layout costs.
+ */
 export interface UpdateBreakdown {
   getIndexMs: number;
   parseMs: number;
