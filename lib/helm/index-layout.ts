@@ -45,6 +45,11 @@ export function splitIndexLayout(text: string): IndexLayout | undefined {
   let name = '';
   for (let pos = 0; pos < generatedAt; ) {
     const end = body.indexOf('\n', pos) + 1;
+    // yaml.v2 writes the empty lines of a literal block scalar with no indentation.
+    if (end === pos + 1 && blockStart >= 0) {
+      pos = end;
+      continue;
+    }
     const isIndented = body.charCodeAt(pos) === 32 && body.charCodeAt(pos + 1) === 32;
     const third = body.charCodeAt(pos + 2);
     if (!isIndented) return undefined;

@@ -22,10 +22,11 @@ function entry(
   version: string,
   url = `${name}-${version}.tgz`,
   digest = 'a',
+  description = `chart ${name}: "${version}"`,
 ): ChartVersionEntry {
   return chartEntry(
     {
-      metadata: { apiVersion: 'v2', name, version, description: `chart ${name}: "${version}"` },
+      metadata: { apiVersion: 'v2', name, version, description },
       digest: digest.repeat(64),
       size: 1,
     },
@@ -149,10 +150,15 @@ describe('a focused update', () => {
       digest: fc.constantFrom('a', 'b'),
       // Sometimes the archive sits under another chart's file name (an overwritten object).
       urlOwner: fc.option(fc.constantFrom(...names), { nil: undefined }),
+      // Long folded lines, quoting, and (in annotations, which Helm does not sanitise) literal blocks
+      // with empty lines: block text the layout must carry.
+      description: fc.constantFrom('plain', `${'long words '.repeat(12)}end`, 'a: b', ''),
+      note: fc.constantFrom('', 'two\n\nparagraphs\n', 'x: "y"'),
     })
-    .map(({ name, version, digest, urlOwner }) =>
-      entry(name, version, `${urlOwner ?? name}-${version}.tgz`, digest),
-    );
+    .map(({ name, version, digest, urlOwner, description, note }) => ({
+      ...entry(name, version, `${urlOwner ?? name}-${version}.tgz`, digest, description),
+      ...(note ? { annotations: { note } } : {}),
+    }));
   const aChange: fc.Arbitrary<ResolvedChange> = fc.oneof(
     anEntry.map((e) => ({ kind: 'upsert' as const, entry: e })),
     fc
@@ -167,7 +173,9 @@ describe('a focused update', () => {
         fc.array(aChange, { minLength: 1, maxLength: 4 }),
         (existing, changes) => {
           // Prepare
-          const text = serializeIndex(indexOf(...existing));
+          // As stored: read back once, the way Helm loads it (strings sanitised), then written.
+          const text = serializeIndex(parseIndex(serializeIndex(indexOf(...existing))));
+          expect(splitIndexLayout(text)).toBeDefined();
 
           // Act
           const focused = focusedUpdate(text, changes);
