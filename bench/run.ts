@@ -12,7 +12,7 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  * `npm run bench` (after scripts/setup-tools.sh). Writes bench/results/results.{md,json} (or --out)
  * and prints a PASS/MISS line per target. Misses are reported, not failed on; a crash exits 1.
  *
- *   --quick                 small sizes, for a smoke run (about a minute)
+ *   --quick                 small sizes, for a smoke run (about 3 minutes on 2 cores)
  *   --only reconciler|indexer
  *   --sizes 100,500,1000    reconciler cluster counts
  *   --index-sizes 1000,10000,50000
