@@ -1,35 +1,38 @@
 /** Types of config/stage-values.js (a Serverless variable source, plain CommonJS). */
 export type CloudFormationString = string | { 'Fn::Sub': string };
-export type ConfigValue =
-  | CloudFormationString
-  | { 'Fn::If': [string, CloudFormationString, { Ref: 'AWS::NoValue' }] };
+export type CloudFormationValue = CloudFormationString | { Ref: string };
+
+export interface BoundaryResource {
+  Type: 'AWS::IAM::ManagedPolicy';
+  Properties: { ManagedPolicyName: string; Path: string; Description: string; PolicyDocument: unknown };
+}
 
 export interface SerialisedReconcilerConfig {
   config: Record<string, unknown>;
   json: CloudFormationString;
   rolePath: string;
+  roleNamePrefix: string;
+  functionRolePath: string;
   createOidcProvider: 'true' | 'false';
-  usePermissionsBoundary: 'true' | 'false';
-  permissionsBoundaryArn: CloudFormationString;
+  permissionsBoundaryArn: CloudFormationValue;
+  boundaryResources: Record<string, BoundaryResource>;
 }
 
-export interface StageValues extends Omit<SerialisedReconcilerConfig, 'json'> {
-  json: ConfigValue;
+export interface StageValues extends SerialisedReconcilerConfig {
   chartPath: string;
-  parameters: Record<
-    | 'CreateOidcProvider'
-    | 'UsePermissionsBoundary'
-    | 'DataReadRoleName'
-    | 'CreateDataBucketUser'
-    | 'CreateAppConfig',
-    string
-  >;
+  appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
+  parameters: Record<'CreateOidcProvider' | 'DataReadRoleName' | 'CreateDataBucketUser', string>;
 }
 
 export const STACK_TOKENS: readonly string[];
-export function serialiseReconcilerConfig(reconciler: unknown, stage: string): SerialisedReconcilerConfig;
+export function serialiseReconcilerConfig(
+  reconciler: unknown,
+  stage: string,
+  region?: string,
+): SerialisedReconcilerConfig;
 export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
+export function functionRolePathOf(stage: string): string;
 export function stageValues(stageFile: unknown, stage: string): StageValues;
 
 declare function resolve(source: {

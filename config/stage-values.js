@@ -2,14 +2,30 @@
  * Serverless variable source: `${file(./config/stage-values.js):<key>}` (serverless.yml loads it into
  * `custom.values`). Every value the stack derives from config/<stage>.yml is computed and checked here.
  *
- * Turns the `reconciler` section of config/<stage>.yml into the JSON string that both reconciling
- * functions receive (RECONCILER_CONFIG for the schedule, the custom resource's `Config` property), and
- * derives from the same object the values the IAM policies must agree with (role path, OIDC switch,
- * permissions boundary), so the configuration and the permissions cannot drift apart.
+ * Turns the `reconciler` section of config/<stage>.yml into the JSON document the stack writes to
+ * AppConfig (templates/resources/reconciler-config.yml), which both reconciling functions read; and
+ * derives from the same object what the IAM policies must agree with (role path and name prefix, the
+ * permissions boundary, the OIDC switch), so the configuration and the permissions cannot drift apart.
+ * The configuration is validated here with the functions' own parser (lib/reconciler/config.ts, loaded
+ * through tsx like esbuild.config.cjs), so a mistake fails `serverless package`, not the deployed stack.
  *
  * String values may carry CloudFormation tokens (see STACK_TOKENS); the JSON is then wrapped in
  * Fn::Sub and every other `${` is escaped, so a literal `${...}` in the configuration stays literal.
  */
+const { require: requireTypeScript } = require('tsx/cjs/api');
+
+/** A TypeScript source of the project: through the test runner's loader if it has one, else tsx. */
+function requireSource(path) {
+  try {
+    return require(path);
+  } catch (error) {
+    if (error.code !== 'MODULE_NOT_FOUND') throw error;
+    return requireTypeScript(`${path}.ts`, __filename);
+  }
+}
+
+const { parseReconcilerConfig } = requireSource('../lib/reconciler/config');
+const { permissionsCeiling } = requireSource('../lib/reconciler/boundary');
 
 /** Tokens CloudFormation resolves in the configuration: pseudo parameters and this stack's resources. */
 const STACK_TOKENS = [
@@ -22,20 +38,39 @@ const STACK_TOKENS = [
   'AppConfigApplication',
   'AppConfigEnvironment',
   'AppConfigProfile',
+  'WorkloadBoundary',
 ];
 
-/** Lambda allows 4 KB for all environment variables of a function together; keep room for the others. */
-const MAX_CONFIG_BYTES = 3584;
+/** Values the tokens stand for while the configuration is validated at package time. */
+const TOKEN_SAMPLES = {
+  'AWS::AccountId': '123456789012',
+  'AWS::Partition': 'aws',
+  'AWS::URLSuffix': 'amazonaws.com',
+  DataBucket: 'irsa-reconciler-stage-data-123456789012',
+  ChartBucket: 'irsa-reconciler-stage-charts-123456789012',
+  AppConfigApplication: 'app1234',
+  AppConfigEnvironment: 'env1234',
+  AppConfigProfile: 'prf1234',
+  WorkloadBoundary: 'arn:aws:iam::123456789012:policy/irsa-reconciler/stage/workload-boundary',
+};
+
+/** AppConfig's hosted configuration store holds documents up to 1 MB. */
+const MAX_CONFIG_BYTES = 1_000_000;
 
 const ROLE_PATH = /^\/([A-Za-z0-9+=,.@_-]+\/)*$/;
+const ROLE_NAME_PREFIX_DEFAULT = 'irsa-';
+
+/** The execution roles' path: outside every reconciler.rolePath (checked), so no Allow reaches them. */
+function functionRolePathOf(stage) {
+  return `/irsa-reconciler-functions/${stage}/`;
+}
 
 /**
  * @param {unknown} reconciler the `reconciler` section, Serverless variables already resolved
  * @param {string} stage
- * @returns {{ config: Record<string, unknown>, json: unknown, rolePath: string,
- *   createOidcProvider: 'true' | 'false', usePermissionsBoundary: 'true' | 'false', permissionsBoundaryArn: unknown }}
+ * @param {string} region the stage's deployment region
  */
-function serialiseReconcilerConfig(reconciler, stage) {
+function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
   if (reconciler === null || typeof reconciler !== 'object' || Array.isArray(reconciler)) {
     throw new Error(`config/${stage}.yml: "reconciler" must be a mapping (the reconciler configuration)`);
   }
@@ -46,34 +81,99 @@ function serialiseReconcilerConfig(reconciler, stage) {
       `config/${stage}.yml: reconciler.rolePath must be an IAM path like /irsa-reconciler/${stage}/ (got ${JSON.stringify(rolePath)})`,
     );
   }
-  // Written out explicitly: the IAM policies are scoped to this path and gated on these switches.
+  const functionRolePath = functionRolePathOf(stage);
+  if (functionRolePath.startsWith(rolePath) || rolePath.startsWith(functionRolePath)) {
+    throw new Error(
+      `config/${stage}.yml: reconciler.rolePath ${rolePath} overlaps the execution roles' path ${functionRolePath}; ` +
+        "the reconciler's permissions must never reach its own roles",
+    );
+  }
+  // Written out explicitly: the IAM policies are scoped to this path and name prefix.
   config.rolePath = rolePath;
+  const roleNamePrefix = config.roleNamePrefix ?? ROLE_NAME_PREFIX_DEFAULT;
+  config.roleNamePrefix = roleNamePrefix;
   const createOidcProvider = config.createOidcProvider ?? false;
   if (typeof createOidcProvider !== 'boolean') {
     throw new Error(`config/${stage}.yml: reconciler.createOidcProvider must be true or false`);
   }
   config.createOidcProvider = createOidcProvider;
-  const boundary = config.permissionsBoundaryArn ?? '';
-  if (typeof boundary !== 'string') {
+  const named = config.permissionsBoundaryArn ?? '';
+  if (typeof named !== 'string') {
     throw new Error(`config/${stage}.yml: reconciler.permissionsBoundaryArn must be a policy ARN or ''`);
   }
-  if (boundary === '') delete config.permissionsBoundaryArn;
+  // The boundary is always on: the stage's own, or the one the stack makes from the bindings.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub token
+  config.permissionsBoundaryArn = named === '' ? '${WorkloadBoundary}' : named;
 
+  validate(config, stage, region);
   const text = JSON.stringify(config);
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) {
     throw new Error(
-      `config/${stage}.yml: the reconciler configuration is ${Buffer.byteLength(text)} bytes as JSON; ` +
-        `Lambda environment variables are limited to 4 KB in total, keep it under ${MAX_CONFIG_BYTES}`,
+      `config/${stage}.yml: the reconciler configuration is ${Buffer.byteLength(text)} bytes as JSON, ` +
+        `over AppConfig's hosted configuration limit of ${MAX_CONFIG_BYTES}`,
     );
   }
   return {
     config,
     json: toCloudFormationString(text),
     rolePath,
+    roleNamePrefix,
+    functionRolePath,
     createOidcProvider: String(createOidcProvider),
-    usePermissionsBoundary: String(boundary !== ''),
-    permissionsBoundaryArn: boundary === '' ? '' : toCloudFormationString(boundary),
+    permissionsBoundaryArn: named === '' ? { Ref: 'WorkloadBoundary' } : toCloudFormationString(named),
+    boundaryResources: named === '' ? workloadBoundaryResources(config, stage) : {},
   };
+}
+
+/** Parses the configuration as the functions will (tokens replaced by sample values); names the field. */
+function validate(config, stage, region) {
+  const sample = JSON.parse(
+    JSON.stringify(config).replace(/\$\{([^}]*)\}/g, (match, name) =>
+      name === 'AWS::Region' ? region : (TOKEN_SAMPLES[name] ?? match),
+    ),
+  );
+  try {
+    parseReconcilerConfig(sample, { stage, deploymentRegion: region });
+  } catch (error) {
+    throw new Error(`config/${stage}.yml: reconciler: ${error.message}`);
+  }
+}
+
+/**
+ * The stack's permissions boundary: the ceiling of what the stage's bindings grant (the tokens in the
+ * bindings, such as ${DataBucket}, are resolved by CloudFormation).
+ */
+function workloadBoundaryResources(config, stage) {
+  const { document, precision } = permissionsCeiling({ stage, bindings: bindingsAsWritten(config) });
+  return {
+    WorkloadBoundary: {
+      Type: 'AWS::IAM::ManagedPolicy',
+      Properties: {
+        ManagedPolicyName: `irsa-reconciler-${stage}-workload-boundary`,
+        Path: `/irsa-reconciler/${stage}/`,
+        Description: `irsa-reconciler (${stage}) - permissions boundary of every role the reconciler makes: the ceiling of the configured bindings (precision: ${precision})`,
+        PolicyDocument: toCloudFormationValue(document),
+      },
+    },
+  };
+}
+
+/** The bindings as written (tokens intact), with the parser's defaults for what they leave out. */
+function bindingsAsWritten(config) {
+  return (config.bindings ?? []).map((binding) => ({
+    ...binding,
+    policies: (binding.policies ?? []).map((policy) => ({
+      template: policy.template,
+      params: policy.params ?? {},
+    })),
+  }));
+}
+
+/** A JSON value whose strings may hold stack tokens, as the CloudFormation value of the whole object. */
+function toCloudFormationValue(value) {
+  const text = JSON.stringify(value);
+  const rendered = toCloudFormationString(text);
+  return typeof rendered === 'string' ? value : rendered;
 }
 
 /**
@@ -105,11 +205,11 @@ function chartPathOf(chartPrefix, stage) {
 const APPCONFIG_TOKENS = ['AppConfigApplication', 'AppConfigEnvironment', 'AppConfigProfile'];
 
 /**
- * The configuration JSON may name the stack's AppConfig resources only when the stage creates them;
- * the value is then guarded by the same Condition, so the template stays valid with the switch off.
+ * The configuration may name the stack's AppConfig resources only when the stage creates them. The
+ * switch is decided at package time: the stage file is the one place it is set.
  */
 function guardAppConfigTokens(value, createAppConfig, stage) {
-  const text = typeof value === 'string' ? value : value['Fn::Sub'];
+  const text = JSON.stringify(value);
   const used = APPCONFIG_TOKENS.filter((name) => text.includes(`\${${name}}`));
   if (used.length === 0) return value;
   if (!createAppConfig) {
@@ -118,7 +218,7 @@ function guardAppConfigTokens(value, createAppConfig, stage) {
         'give the AppConfig ids directly or set createAppConfig: true',
     );
   }
-  return { 'Fn::If': ['AppConfigCreation', value, { Ref: 'AWS::NoValue' }] };
+  return value;
 }
 
 function booleanOf(value, key, stage) {
@@ -138,7 +238,8 @@ function stageValues(stageFile, stage) {
   if (stageFile === null || typeof stageFile !== 'object') {
     throw new Error(`config/${stage}.yml: must be a mapping of stage parameters`);
   }
-  const reconciler = serialiseReconcilerConfig(stageFile.reconciler, stage);
+  const region = typeof stageFile.region === 'string' ? stageFile.region : 'eu-west-1';
+  const reconciler = serialiseReconcilerConfig(stageFile.reconciler, stage, region);
   const createAppConfig = booleanOf(stageFile.createAppConfig, 'createAppConfig', stage);
   const createDataBucketUser = booleanOf(stageFile.createDataBucketUser, 'createDataBucketUser', stage);
   const dataReadRoleName = stageFile.dataReadRoleName ?? '';
@@ -147,16 +248,28 @@ function stageValues(stageFile, stage) {
       `config/${stage}.yml: dataReadRoleName must be an IAM role name or '' (got ${JSON.stringify(dataReadRoleName)})`,
     );
   }
+  const boundaryResources = Object.fromEntries(
+    Object.entries(reconciler.boundaryResources).map(([id, resource]) => [
+      id,
+      {
+        ...resource,
+        Properties: {
+          ...resource.Properties,
+          PolicyDocument: guardAppConfigTokens(resource.Properties.PolicyDocument, createAppConfig, stage),
+        },
+      },
+    ]),
+  );
   return {
     ...reconciler,
     json: guardAppConfigTokens(reconciler.json, createAppConfig, stage),
+    boundaryResources,
     chartPath: chartPathOf(stageFile.chartPrefix, stage),
+    appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
-      UsePermissionsBoundary: reconciler.usePermissionsBoundary,
       DataReadRoleName: dataReadRoleName,
       CreateDataBucketUser: String(createDataBucketUser),
-      CreateAppConfig: String(createAppConfig),
     },
   };
 }
@@ -173,4 +286,5 @@ module.exports.stageValues = stageValues;
 module.exports.serialiseReconcilerConfig = serialiseReconcilerConfig;
 module.exports.toCloudFormationString = toCloudFormationString;
 module.exports.chartPathOf = chartPathOf;
+module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

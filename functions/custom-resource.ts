@@ -1,23 +1,32 @@
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
 import { runWithAbortSignal, withAbortGate } from '../lib/handlers/abort-gate';
-import type { CfnEvent } from '../lib/handlers/cfn-event';
+import type { CfnEvent, ResponseUrlPolicy } from '../lib/handlers/cfn-event';
 import { cloudFormationHandler } from '../lib/handlers/cfn-middleware';
 import { putResponse, type SendResponse } from '../lib/handlers/cfn-response';
 import {
+  type DeploymentIdentity,
   handleCustomResourceEvent,
   physicalResourceIdOnError,
   unconfiguredOutcome,
   unconfiguredPhysicalResourceId,
 } from '../lib/handlers/custom-resource';
+import { cachedConfigLoader, readDeployedConfig } from '../lib/handlers/deployed-config';
 import { loadHandlerEnv, serviceLogger } from '../lib/handlers/env';
 import { runWithDeadline } from '../lib/handlers/timeout-guard';
 import type { Logger } from '../lib/logger';
+import type { ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface CustomResourceHandlerDeps {
   clients: AwsClients;
   logger: Logger;
   stage: string;
   region: string;
+  /** This deployment's stack and configuration version: requests naming others are refused. */
+  deployment: DeploymentIdentity;
+  /** The configuration the deployment wrote (AppConfig); never the event's. */
+  loadConfig: () => Promise<ReconcilerConfig>;
+  /** Loopback http ResponseURLs are answered only against the local emulator. */
+  responseUrlPolicy?: ResponseUrlPolicy;
   sendResponse?: SendResponse;
   /** Answer FAILED this long before the Lambda deadline if the work is still running. */
   timeoutMarginMs?: number;
@@ -33,7 +42,9 @@ export function createHandler(deps: CustomResourceHandlerDeps) {
     logger: deps.logger,
     sendResponse: deps.sendResponse ?? putResponse,
     physicalResourceIdOnError: (event: CfnEvent) => physicalResourceIdOnError(event, stage),
+    responseUrlPolicy: deps.responseUrlPolicy ?? STRICT_RESPONSE_URLS,
   };
+  const { deployment, loadConfig } = deps;
   return cloudFormationHandler(options, (event, context) => {
     const logger = deps.logger.child({
       awsRequestId: context.awsRequestId,
@@ -45,7 +56,7 @@ export function createHandler(deps: CustomResourceHandlerDeps) {
     return runWithDeadline(
       (signal) =>
         runWithAbortSignal(signal, () =>
-          handleCustomResourceEvent({ clients, logger, stage, region }, event),
+          handleCustomResourceEvent({ clients, logger, stage, region, deployment, loadConfig }, event),
         ),
       {
         remainingTimeMs: context.getRemainingTimeInMillis(),
@@ -63,22 +74,37 @@ export function createUnconfiguredHandler(
   error: unknown,
   logger: Logger,
   sendResponse: SendResponse = putResponse,
+  responseUrlPolicy: ResponseUrlPolicy = STRICT_RESPONSE_URLS,
 ) {
-  const options = { logger, sendResponse, physicalResourceIdOnError: unconfiguredPhysicalResourceId };
+  const options = {
+    logger,
+    sendResponse,
+    physicalResourceIdOnError: unconfiguredPhysicalResourceId,
+    responseUrlPolicy,
+  };
   return cloudFormationHandler(options, (event) => unconfiguredOutcome(error, event));
 }
 
+const STRICT_RESPONSE_URLS: ResponseUrlPolicy = { allowLoopbackHttp: false };
+
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
+  // Only against the local emulator may a response go to a loopback http URL.
+  const responseUrlPolicy = { allowLoopbackHttp: Boolean(env.AWS_ENDPOINT_URL?.trim()) };
   try {
-    const loaded = loadHandlerEnv(env, { requireReconcilerConfig: false });
+    const loaded = loadHandlerEnv(env, { requireStackId: true });
+    const clients = createAwsClients({ region: loaded.region, endpoint: loaded.endpoint });
+    const context = { stage: loaded.stage, region: loaded.region };
     return createHandler({
-      clients: createAwsClients({ region: loaded.region, endpoint: loaded.endpoint }),
+      clients,
       logger: serviceLogger(loaded.logLevel, loaded.stage),
       stage: loaded.stage,
       region: loaded.region,
+      deployment: { stackId: loaded.stackId ?? '', configVersion: loaded.configLocation.version },
+      loadConfig: cachedConfigLoader(() => readDeployedConfig(clients, loaded.configLocation, context)),
+      responseUrlPolicy,
     });
   } catch (error) {
-    return createUnconfiguredHandler(error, serviceLogger('INFO'));
+    return createUnconfiguredHandler(error, serviceLogger('INFO'), putResponse, responseUrlPolicy);
   }
 }
 

@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
+import { cachedConfigLoader, readDeployedConfig } from '../lib/handlers/deployed-config';
 import { coldStartFailure, loadHandlerEnv, serviceLogger } from '../lib/handlers/env';
 import { errorLogging, ReconcileFailedError } from '../lib/handlers/errors';
 import { configForTrigger, parseReconcileTrigger } from '../lib/handlers/scheduled-event';
@@ -10,7 +11,8 @@ import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types'
 export interface ReconcileHandlerDeps {
   clients: AwsClients;
   logger: Logger;
-  config: ReconcilerConfig;
+  /** The configuration the deployment wrote (AppConfig), read once per container; never the event's. */
+  loadConfig: () => Promise<ReconcilerConfig>;
 }
 
 export type ReconcileSummary = Pick<ReconcileReport, 'dryRun' | 'counts' | 'regions' | 'apiCalls'>;
@@ -26,10 +28,8 @@ export function createHandler(deps: ReconcileHandlerDeps) {
       const trigger = parseReconcileTrigger(event);
       const logger = deps.logger.child({ awsRequestId: context.awsRequestId, trigger });
       deps.clients.calls.reset();
-      const report = await reconcile(
-        { clients: deps.clients, logger },
-        configForTrigger(deps.config, trigger),
-      );
+      const config = configForTrigger(await deps.loadConfig(), trigger);
+      const report = await reconcile({ clients: deps.clients, logger }, config);
       logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
       if (report.failed) throw new ReconcileFailedError(report);
       return {
@@ -43,12 +43,14 @@ export function createHandler(deps: ReconcileHandlerDeps) {
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
   try {
-    const loaded = loadHandlerEnv(env, { requireReconcilerConfig: true });
-    if (!loaded.config) throw new Error('RECONCILER_CONFIG was not loaded');
+    const loaded = loadHandlerEnv(env, { requireStackId: false });
+    const clients = createAwsClients({ region: loaded.region, endpoint: loaded.endpoint });
     return createHandler({
-      clients: createAwsClients({ region: loaded.region, endpoint: loaded.endpoint }),
+      clients,
       logger: serviceLogger(loaded.logLevel, loaded.stage),
-      config: loaded.config,
+      loadConfig: cachedConfigLoader(() =>
+        readDeployedConfig(clients, loaded.configLocation, { stage: loaded.stage, region: loaded.region }),
+      ),
     });
   } catch (error) {
     return coldStartFailure(error);

@@ -37,6 +37,18 @@ export class InvalidEventError extends IrsaReconcilerError {
   }
 }
 
+/**
+ * A request that does not come from this deployment's own stack (another StackId, a ResponseURL that is
+ * not CloudFormation's, a configuration version the deployment did not write, a Delete while the stack
+ * is not being deleted): refused before any change.
+ */
+export class RefusedRequestError extends InvalidEventError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RefusedRequestError';
+  }
+}
+
 /** A write would touch a resource this deployment does not own. */
 export class NotOwnedError extends IrsaReconcilerError {
   constructor(message: string, options?: ErrorOptions) {

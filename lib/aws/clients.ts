@@ -1,3 +1,5 @@
+import { AppConfigClient } from '@aws-sdk/client-appconfig';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -11,6 +13,10 @@ export interface AwsClients {
   iam: IAMClient;
   sts: STSClient;
   s3: S3Client;
+  /** The deployment's own configuration (a hosted configuration version the stack wrote). */
+  appconfig: AppConfigClient;
+  /** The deployment's own stack (the custom resource checks it is really being deleted). */
+  cloudformation: CloudFormationClient;
   readonly calls: ApiCallCounter;
 }
 
@@ -63,6 +69,22 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     sts: calls.attach(
       'STS',
       new STSClient({
+        ...common,
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      }),
+    ),
+    appconfig: calls.attach(
+      'AppConfig',
+      new AppConfigClient({
+        ...common,
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      }),
+    ),
+    cloudformation: calls.attach(
+      'CloudFormation',
+      new CloudFormationClient({
         ...common,
         region: options.region,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),

@@ -22,6 +22,8 @@ export function withAbortGate(clients: AwsClients): AwsClients {
     iam: gate(clients.iam),
     sts: gate(clients.sts),
     s3: gate(clients.s3),
+    appconfig: gate(clients.appconfig),
+    cloudformation: gate(clients.cloudformation),
   };
 }
 

@@ -74,6 +74,32 @@ export function recoverResponseTarget(raw: unknown): CfnResponseTarget | undefin
   };
 }
 
+/** A presigned S3 URL: `https://<bucket>.s3[.-]<region>.amazonaws.com[.cn]/...` or path style. */
+const S3_HOST = /^([a-z0-9][a-z0-9.-]*\.)?s3([.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export interface ResponseUrlPolicy {
+  /** Loopback http URLs too: the local emulator only (the handlers allow it when AWS_ENDPOINT_URL is set). */
+  allowLoopbackHttp: boolean;
+}
+
+/**
+ * Whether a ResponseURL is one CloudFormation would send: https on an S3 host, no credentials in it.
+ * Anything else is never answered: an invoker must not make the function send requests to a host of
+ * its choosing.
+ */
+export function isTrustedResponseUrl(value: string, policy: ResponseUrlPolicy): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username !== '' || url.password !== '') return false;
+  if (url.protocol === 'https:' && S3_HOST.test(url.hostname) && url.port === '') return true;
+  return policy.allowLoopbackHttp && url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
+}
+
 /** The event's PhysicalResourceId if it has one (Update, Delete), even in an invalid event. */
 export function physicalResourceIdOf(raw: unknown): string | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;

@@ -1,10 +1,13 @@
 import middy, { type MiddlewareObj, type Request } from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { RefusedRequestError } from '../errors';
 import type { Logger } from '../logger';
 import {
   type CfnEvent,
+  isTrustedResponseUrl,
   parseCfnEvent,
   physicalResourceIdOf,
+  type ResponseUrlPolicy,
   recoverResponseTarget,
   responseTargetOf,
 } from './cfn-event';
@@ -24,6 +27,8 @@ export interface CfnResponseMiddlewareOptions {
   sendResponse: SendResponse;
   /** The PhysicalResourceId to answer FAILED with when the handler throws. */
   physicalResourceIdOnError: (event: CfnEvent) => string;
+  /** Which ResponseURLs may be answered (isTrustedResponseUrl); a request with another is refused unanswered. */
+  responseUrlPolicy: ResponseUrlPolicy;
 }
 
 /**
@@ -40,6 +45,15 @@ export function cloudFormationResponse(
 
   const before = async (request: Request<unknown, CfnOutcome | CfnInvocationResult>) => {
     const raw = request.event;
+    const untrusted = untrustedResponseUrl(raw, options.responseUrlPolicy);
+    if (untrusted !== undefined) {
+      const error = new RefusedRequestError(
+        `request refused: ResponseURL ${JSON.stringify(untrusted)} is not an https URL on an S3 host, as ` +
+          'CloudFormation sends; no response is sent there and nothing is changed',
+      );
+      logger.error('custom resource request refused', { error });
+      throw error;
+    }
     let event: CfnEvent;
     try {
       event = parseCfnEvent(raw);
@@ -94,6 +108,15 @@ export function cloudFormationResponse(
   };
 
   return { before, after, onError, name: 'cloudFormationResponse' };
+}
+
+/** The event's ResponseURL when it is present and not one CloudFormation would send. */
+function untrustedResponseUrl(raw: unknown, policy: ResponseUrlPolicy): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const url = (raw as Record<string, unknown>).ResponseURL;
+  if (url === undefined) return undefined;
+  if (typeof url !== 'string') return String(url);
+  return isTrustedResponseUrl(url, policy) ? undefined : url;
 }
 
 function invocationResult(outcome: CfnOutcome): CfnInvocationResult {

@@ -1,19 +1,42 @@
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { AwsClients } from '../aws/clients';
-import { ConfigError } from '../errors';
+import { ConfigError, isNotFound, RefusedRequestError, toAwsCallError } from '../errors';
 import type { Logger } from '../logger';
-import { parseReconcilerConfig } from '../reconciler/config';
 import { reconcile, teardown } from '../reconciler/reconcile';
 import type { ReconcileReport, ReconcilerConfig } from '../reconciler/types';
 import type { CfnEvent } from './cfn-event';
 import type { CfnOutcome } from './cfn-response';
 import { describeFailures, hasFailedActions } from './errors';
 
+/** What the custom resource knows of its own deployment, from its environment. */
+export interface DeploymentIdentity {
+  /** The stack that owns this function (STACK_ID): requests from any other stack are refused. */
+  stackId: string;
+  /** The hosted configuration version the stack wrote (CONFIG_VERSION). */
+  configVersion: string;
+}
+
 export interface CustomResourceContext {
   clients: AwsClients;
   logger: Logger;
   stage: string;
   region: string;
+  deployment: DeploymentIdentity;
+  /** The configuration the deployment wrote; never the event's. */
+  loadConfig: () => Promise<ReconcilerConfig>;
 }
+
+/**
+ * Stack states in which CloudFormation deletes a custom resource: the stack is deleted, a failed Create
+ * rolls back, or an Update removed the resource (or rolls back one that added it). Only then does a
+ * Delete tear down: anyone allowed to invoke the function could otherwise send one.
+ */
+export const TEARDOWN_STACK_STATUSES: ReadonlySet<string> = new Set([
+  'DELETE_IN_PROGRESS',
+  'ROLLBACK_IN_PROGRESS',
+  'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS',
+  'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS',
+]);
 
 /** The same on every Create and Update, so CloudFormation never sees a replacement. */
 export function stablePhysicalResourceId(stage: string): string {
@@ -57,18 +80,36 @@ export function unconfiguredPhysicalResourceId(event: CfnEvent): string {
     : event.PhysicalResourceId;
 }
 
-/** Create/Update reconcile to the event's configuration; Delete removes every role this stage owns. */
+/**
+ * Create/Update reconcile to the deployment's configuration; Delete removes every role this stage owns.
+ * Before anything else the request must come from this deployment: its StackId, and the configuration
+ * version the stack wrote (the property that makes CloudFormation send an Update). A Delete also needs
+ * the stack to be in a state in which CloudFormation deletes the resource. A refused request changes
+ * nothing and is answered FAILED (its ResponseURL was already checked to be CloudFormation's).
+ */
 export async function handleCustomResourceEvent(
   ctx: CustomResourceContext,
   event: CfnEvent,
 ): Promise<CfnOutcome> {
+  const refusal = originRefusal(ctx.deployment, event);
+  if (refusal) return refuse(ctx, event, refusal);
+
   const deps = { clients: ctx.clients, logger: ctx.logger };
   if (event.RequestType === 'Delete') {
     if (isNotCreatedPhysicalResourceId(event.PhysicalResourceId)) {
       ctx.logger.info('Delete of a resource whose Create failed before any change: nothing to remove');
       return { status: 'SUCCESS', physicalResourceId: event.PhysicalResourceId };
     }
-    const report = await teardown(deps, teardownConfig(ctx, event.ResourceProperties));
+    const status = await stackStatus(ctx.clients, ctx.deployment.stackId);
+    if (status === undefined || !TEARDOWN_STACK_STATUSES.has(status)) {
+      return refuse(
+        ctx,
+        event,
+        `Delete refused: stack ${ctx.deployment.stackId} is ${status ?? 'not found'}, not in a state in which ` +
+          `CloudFormation deletes this resource (${[...TEARDOWN_STACK_STATUSES].join(', ')})`,
+      );
+    }
+    const report = await teardown(deps, await ctx.loadConfig());
     ctx.logger.debug('teardown results', { results: report.results });
     return hasFailedActions(report)
       ? failed(
@@ -82,7 +123,7 @@ export async function handleCustomResourceEvent(
     event.RequestType === 'Create' ? stablePhysicalResourceId(ctx.stage) : event.PhysicalResourceId;
   let config: ReconcilerConfig;
   try {
-    config = readConfig(ctx, event.ResourceProperties);
+    config = await ctx.loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const untouched =
@@ -94,6 +135,47 @@ export async function handleCustomResourceEvent(
   if (report.failed)
     return failed(physicalResourceId, `Reconcile finished with failures: ${describeFailures(report)}`);
   return { status: 'SUCCESS', physicalResourceId, data: reportData(report) };
+}
+
+/** Why a request is not this deployment's, or undefined when it is. */
+export function originRefusal(deployment: DeploymentIdentity, event: CfnEvent): string | undefined {
+  if (event.StackId !== deployment.stackId) {
+    return `request refused: StackId ${event.StackId} is not this deployment's stack ${deployment.stackId}`;
+  }
+  const version = event.ResourceProperties.ConfigVersion;
+  if (version !== deployment.configVersion) {
+    return (
+      `request refused: ResourceProperties.ConfigVersion ${JSON.stringify(version ?? null)} is not the ` +
+      `configuration version this deployment wrote (${deployment.configVersion})`
+    );
+  }
+  return undefined;
+}
+
+function refuse(ctx: CustomResourceContext, event: CfnEvent, reason: string): CfnOutcome {
+  ctx.logger.error('custom resource request refused: no role was changed', {
+    reason,
+    stackId: event.StackId,
+    requestType: event.RequestType,
+  });
+  const physicalResourceId =
+    event.RequestType === 'Create' ? notCreatedPhysicalResourceId(event.RequestId) : event.PhysicalResourceId;
+  return failed(physicalResourceId, new RefusedRequestError(reason).message);
+}
+
+/** The stack's status now, or undefined when CloudFormation does not know it. */
+async function stackStatus(
+  clients: Pick<AwsClients, 'cloudformation'>,
+  stackId: string,
+): Promise<string | undefined> {
+  try {
+    const { Stacks } = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: stackId }));
+    return Stacks?.[0]?.StackStatus;
+  } catch (error) {
+    // CloudFormation answers ValidationError "Stack ... does not exist" for an unknown stack.
+    if (isNotFound(error) || /does not exist/.test(String((error as Error).message))) return undefined;
+    throw toAwsCallError(`CloudFormation DescribeStacks ${stackId}`, error);
+  }
 }
 
 function failed(physicalResourceId: string, reason: string): CfnOutcome {
@@ -113,75 +195,7 @@ export function reportData(report: ReconcileReport): Record<string, string> {
     DryRun: String(report.dryRun),
     /** Deletes the deletion guard held back (0 when none). */
     PruneBlocked: String(report.pruneBlocked?.wouldDelete ?? 0),
+    /** Managed policies attached by hand to owned roles (reported, or detached when configured). */
+    Drift: String(report.drift.length),
   };
-}
-
-/**
- * ResourceProperties.Config is the configuration as a JSON string: CloudFormation turns every scalar
- * property into a string, so a nested map would lose its numbers and booleans.
- */
-function readConfig(ctx: CustomResourceContext, properties: Record<string, unknown>): ReconcilerConfig {
-  const raw = properties.Config;
-  if (typeof raw !== 'string') {
-    throw new ConfigError(
-      'ResourceProperties.Config is required and must be the reconciler configuration as a JSON string',
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (error) {
-    throw new ConfigError(`ResourceProperties.Config is not valid JSON: ${(error as Error).message}`);
-  }
-  try {
-    return parseReconcilerConfig(parsed, { stage: ctx.stage, deploymentRegion: ctx.region });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      throw new ConfigError(`Invalid configuration in ResourceProperties.Config: ${error.message}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
-}
-
-/** Keys that decide which roles a deployment owns and how a teardown runs. */
-const TEARDOWN_KEYS = ['rolePath', 'dryRun', 'concurrency'] as const;
-
-/**
- * The configuration a Delete tears down with. When the event's Config no longer validates (for example
- * a template removed by a newer code version), ownership is still decided by the stage and the role
- * path: keep those keys if they are valid, else use the stage defaults.
- */
-function teardownConfig(ctx: CustomResourceContext, properties: Record<string, unknown>): ReconcilerConfig {
-  try {
-    return readConfig(ctx, properties);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    ctx.logger.warn(
-      'Delete with an invalid Config: tearing down with the ownership keys and stage defaults',
-      {
-        error,
-      },
-    );
-  }
-  const context = { stage: ctx.stage, deploymentRegion: ctx.region };
-  try {
-    return parseReconcilerConfig({ ...ownershipKeys(properties.Config), bindings: [] }, context);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    return parseReconcilerConfig({ bindings: [] }, context);
-  }
-}
-
-function ownershipKeys(raw: unknown): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = typeof raw === 'string' ? JSON.parse(raw) : undefined;
-  } catch {
-    return {};
-  }
-  if (typeof parsed !== 'object' || parsed === null) return {};
-  const record = parsed as Record<string, unknown>;
-  return Object.fromEntries(TEARDOWN_KEYS.filter((key) => key in record).map((key) => [key, record[key]]));
 }

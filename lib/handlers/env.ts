@@ -1,7 +1,6 @@
 import { ConfigError } from '../errors';
 import { createLogger, type Logger, type LogLevel } from '../logger';
-import { parseReconcilerConfig } from '../reconciler/config';
-import type { ReconcilerConfig } from '../reconciler/types';
+import type { DeployedConfigLocation } from './deployed-config';
 import { classifyError } from './errors';
 
 /** The Lambda environment, validated once per container at cold start. */
@@ -11,18 +10,24 @@ export interface HandlerEnv {
   logLevel: LogLevel;
   /** Endpoint override for every AWS service: the local emulator only. */
   endpoint?: string;
-  /** The parsed RECONCILER_CONFIG, when it is required (the scheduled function). */
-  config?: ReconcilerConfig;
+  /** Where the deployment wrote the reconciler configuration (both reconciling functions). */
+  configLocation: DeployedConfigLocation;
+  /** This deployment's stack: the custom resource refuses requests from any other. */
+  stackId?: string;
 }
 
 export interface LoadHandlerEnvOptions {
-  /** The scheduled function reads its configuration from RECONCILER_CONFIG; the custom resource does not. */
-  requireReconcilerConfig: boolean;
+  /** The custom resource needs STACK_ID; the scheduled function does not. */
+  requireStackId: boolean;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
 const STAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const APPCONFIG_ID = /^[a-z0-9]{4,7}$/;
+const VERSION_NUMBER = /^[1-9]\d{0,9}$/;
+const STACK_ID =
+  /^arn:aws(-cn|-us-gov)?:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]*\/[A-Za-z0-9-]+$/;
 
 /**
  * Validates every variable the handlers use and names each one that is missing or wrong, all in one
@@ -53,36 +58,55 @@ export function loadHandlerEnv(
     problems.push(`AWS_ENDPOINT_URL must be an http(s) URL (got "${endpoint}")`);
   }
 
-  let rawConfig: unknown;
-  const configText = env.RECONCILER_CONFIG?.trim();
-  if (options.requireReconcilerConfig) {
-    if (!configText) problems.push('RECONCILER_CONFIG is required (the reconciler configuration as JSON)');
-    else {
-      try {
-        rawConfig = JSON.parse(configText);
-      } catch (error) {
-        problems.push(`RECONCILER_CONFIG is not valid JSON: ${(error as Error).message}`);
-      }
-    }
-  }
+  const applicationId = required(
+    env,
+    'CONFIG_APPLICATION_ID',
+    APPCONFIG_ID,
+    'an AppConfig application id',
+    problems,
+  );
+  const profileId = required(
+    env,
+    'CONFIG_PROFILE_ID',
+    APPCONFIG_ID,
+    'an AppConfig configuration profile id',
+    problems,
+  );
+  const version = required(
+    env,
+    'CONFIG_VERSION',
+    VERSION_NUMBER,
+    'a hosted configuration version number',
+    problems,
+  );
+  const stackId = options.requireStackId
+    ? required(env, 'STACK_ID', STACK_ID, "this deployment's CloudFormation stack ARN", problems)
+    : undefined;
 
   if (problems.length > 0 || !logLevel) {
     throw new ConfigError(`Invalid Lambda environment: ${problems.join('; ')}`);
   }
-  const loaded: HandlerEnv = { stage, region, logLevel, ...(endpoint ? { endpoint } : {}) };
-  if (rawConfig !== undefined) {
-    try {
-      loaded.config = parseReconcilerConfig(rawConfig, { stage, deploymentRegion: region });
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        throw new ConfigError(`Invalid Lambda environment: RECONCILER_CONFIG: ${error.message}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
-  }
-  return loaded;
+  return {
+    stage,
+    region,
+    logLevel,
+    ...(endpoint ? { endpoint } : {}),
+    configLocation: { applicationId, profileId, version },
+    ...(stackId ? { stackId } : {}),
+  };
+}
+
+function required(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  pattern: RegExp,
+  what: string,
+  problems: string[],
+): string {
+  const value = env[name]?.trim() ?? '';
+  if (!value) problems.push(`${name} is required (${what}, set by the stack)`);
+  else if (!pattern.test(value)) problems.push(`${name} is not ${what} (got "${value}")`);
+  return value;
 }
 
 function isHttpUrl(value: string): boolean {

@@ -39,9 +39,19 @@ export function parseReconcileTrigger(raw: unknown): ReconcileTrigger {
   );
 }
 
-/** The configuration for this run: a manual payload may turn on dry run or forced prune, never off. */
+/**
+ * The configuration for this run: a manual payload may turn on dry run, never off. Forcing past the
+ * deletion guard needs the deployment's consent (`allowForcePruneOnInvoke`), not only a payload: the
+ * right to invoke the function must not be the right to delete every role.
+ */
 export function configForTrigger(config: ReconcilerConfig, trigger: ReconcileTrigger): ReconcilerConfig {
   if (trigger.kind === 'schedule') return config;
+  if (trigger.forcePrune === true && !config.allowForcePruneOnInvoke) {
+    throw new InvalidEventError(
+      'forcePrune in an invocation payload is refused: this deployment does not set allowForcePruneOnInvoke ' +
+        '(set it in the stage configuration and deploy, or set forcePrune there)',
+    );
+  }
   return {
     ...config,
     dryRun: config.dryRun || trigger.dryRun === true,

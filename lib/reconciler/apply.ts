@@ -2,12 +2,11 @@ import {
   CreateOpenIDConnectProviderCommand,
   CreateRoleCommand,
   DeleteRoleCommand,
-  DeleteRolePermissionsBoundaryCommand,
   DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
   GetRoleCommand,
   PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
-  paginateListAttachedRolePolicies,
   TagRoleCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -21,7 +20,7 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
-import { listInlinePolicyNames, readTags } from './observe';
+import { listAttachedPolicyArns, listInlinePolicyNames, readTags } from './observe';
 import { isOwnedRole } from './plan';
 import type { ReconcilerDeps } from './reconcile';
 import {
@@ -42,15 +41,17 @@ type RoleAction = Exclude<Action, { kind: 'create-oidc-provider' }>;
 type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
 
 /** The order of one role's actions: it exists first, frees inline-policy space before adding, goes last. */
+// The boundary comes first: the stack's IAM policy lets the reconciler change only roles that carry it.
 const ORDER: Record<RoleAction['kind'], number> = {
   create: 0,
-  'update-trust': 1,
-  'set-boundary': 2,
+  'set-boundary': 1,
+  'update-trust': 2,
   tag: 3,
-  'delete-policy': 4,
-  'put-policy': 5,
-  delete: 6,
-  'no-op': 7,
+  'detach-policy': 4,
+  'delete-policy': 5,
+  'put-policy': 6,
+  delete: 7,
+  'no-op': 8,
 };
 
 export interface ApplyOptions {
@@ -260,25 +261,29 @@ async function applyRoleAction(
       );
       return;
     case 'set-boundary':
-      if (action.permissionsBoundaryArn === null) {
-        return removing(`IAM DeleteRolePermissionsBoundary ${action.roleName}`, () =>
-          iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: action.roleName })),
-        );
-      }
-      await call(`IAM PutRolePermissionsBoundary ${action.roleName}`, () =>
-        iam.send(
-          new PutRolePermissionsBoundaryCommand({
-            RoleName: action.roleName,
-            PermissionsBoundary: action.permissionsBoundaryArn ?? undefined,
-          }),
-        ),
-      );
-      return;
+      return putBoundary(context.deps, action.roleName, action.permissionsBoundaryArn);
+    case 'detach-policy':
+      return detachPolicy(context.deps, action.roleName, action.policyArn);
     case 'delete':
       return deleteRole(context.deps, action.roleName, context.config);
     case 'no-op':
       return;
   }
+}
+
+async function putBoundary(deps: ReconcilerDeps, roleName: string, boundaryArn: string): Promise<void> {
+  await call(`IAM PutRolePermissionsBoundary ${roleName}`, () =>
+    deps.clients.iam.send(
+      new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: boundaryArn }),
+    ),
+  );
+}
+
+async function detachPolicy(deps: ReconcilerDeps, roleName: string, policyArn: string): Promise<void> {
+  await removing(`IAM DetachRolePolicy ${roleName} ${policyArn}`, () =>
+    deps.clients.iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })),
+  );
+  deps.logger.info('detached a managed policy attached by hand', { role: roleName, policyArn });
 }
 
 async function putPolicy(
@@ -316,7 +321,7 @@ async function createRole(
     AssumeRolePolicyDocument: JSON.stringify(role.trustPolicy),
     Description: role.description,
     Tags: toTagList(role.tags),
-    ...(role.permissionsBoundaryArn ? { PermissionsBoundary: role.permissionsBoundaryArn } : {}),
+    PermissionsBoundary: role.permissionsBoundaryArn,
   });
   const waits = context.newProviders.has(role.oidcProviderArn) ? [...context.propagationDelaysMs] : [];
   for (;;) {
@@ -351,32 +356,29 @@ async function createRole(
 }
 
 /**
- * Safe delete: re-read the role and check ownership again (the plan may be stale), refuse if a
- * managed policy is attached (we never attach any: someone else relies on this role), then delete
- * the inline policies and the role. NotFound at any step means done.
+ * Safe delete: re-read the role and check ownership again (the plan may be stale); give it the boundary
+ * if it lacks it (a role made before the boundary was required: IAM lets the reconciler change only
+ * bounded roles); refuse if a managed policy is attached (we never attach any: someone else relies on
+ * this role) unless `detachUnmanagedPolicies` is set; then delete the inline policies and the role.
+ * NotFound at any step means done.
  */
 async function deleteRole(deps: ReconcilerDeps, roleName: string, config: ReconcilerConfig): Promise<void> {
   const { iam } = deps.clients;
   const owned = await assertOwned(deps, roleName, config, 'delete');
   if (!owned) return;
-
-  const attached: string[] = [];
-  try {
-    for await (const page of paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
-      attached.push(
-        ...(page.AttachedPolicies ?? []).map((policy) => policy.PolicyArn ?? policy.PolicyName ?? '?'),
-      );
-    }
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw toAwsCallError(`IAM ListAttachedRolePolicies ${roleName}`, error);
+  if (owned.permissionsBoundaryArn !== config.permissionsBoundaryArn) {
+    await putBoundary(deps, roleName, config.permissionsBoundaryArn);
   }
-  if (attached.length > 0) {
+
+  const attached = await listAttachedPolicyArns(deps, roleName);
+  if (!attached) return;
+  if (attached.length > 0 && !config.detachUnmanagedPolicies) {
     throw new IrsaReconcilerError(
       `refusing to delete role ${roleName}: managed policies were attached to it outside the reconciler ` +
-        `(${attached.join(', ')}); detach them to let the reconciler delete the role`,
+        `(${attached.join(', ')}); detach them, or set detachUnmanagedPolicies, to let the reconciler delete the role`,
     );
   }
+  for (const policyArn of attached) await detachPolicy(deps, roleName, policyArn);
 
   const inline = await listInlinePolicyNames(deps, roleName);
   if (!inline) return;
@@ -390,32 +392,34 @@ async function deleteRole(deps: ReconcilerDeps, roleName: string, config: Reconc
 }
 
 /**
- * GetRole + ListRoleTags, then the ownership rule. Returns false when the role does not exist;
- * throws NotOwnedError when it exists and is not this deployment's.
+ * GetRole + ListRoleTags, then the ownership rule. Returns undefined when the role does not exist,
+ * its boundary when it is ours; throws NotOwnedError when it exists and is not this deployment's.
  */
 async function assertOwned(
   deps: ReconcilerDeps,
   roleName: string,
   config: ReconcilerConfig,
   purpose: string,
-): Promise<boolean> {
+): Promise<{ permissionsBoundaryArn?: string } | undefined> {
   let path: string;
+  let permissionsBoundaryArn: string | undefined;
   try {
     const { Role: role } = await deps.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
     path = role?.Path ?? '/';
+    permissionsBoundaryArn = role?.PermissionsBoundary?.PermissionsBoundaryArn;
   } catch (error) {
-    if (isNotFound(error)) return false;
+    if (isNotFound(error)) return undefined;
     throw toAwsCallError(`IAM GetRole ${roleName}`, error);
   }
   const tags = await readTags(deps, roleName);
-  if (!tags) return false;
+  if (!tags) return undefined;
   if (!isOwnedRole({ path, tags }, config)) {
     throw new NotOwnedError(
       `cannot ${purpose} role ${roleName}: it exists at path ${path} without this deployment's ownership tags ` +
         `(${TAG_MANAGED_BY}=${TAG_MANAGED_BY_VALUE}, ${TAG_STAGE}=${config.stage}) under ${config.rolePath}`,
     );
   }
-  return true;
+  return permissionsBoundaryArn === undefined ? {} : { permissionsBoundaryArn };
 }
 
 /** IAM's `EntityAlreadyExists` (the SDK v3 names the modeled exception `EntityAlreadyExistsException`). */

@@ -79,6 +79,7 @@ const configSchema = z.strictObject({
       exclude: z
         .array(z.string().regex(CLUSTER_GLOB, 'a cluster name glob (letters, digits, - _ * ?)'))
         .default(() => []),
+      optInTagKey: tagKey.optional(),
       optOutTagKey: tagKey.default(DEFAULT_OPT_OUT_TAG_KEY),
     })
     .default(() => ({ include: [], exclude: [], optOutTagKey: DEFAULT_OPT_OUT_TAG_KEY })),
@@ -94,7 +95,7 @@ const configSchema = z.strictObject({
     .max(ROLE_NAME_PREFIX_MAX_LENGTH, `at most ${ROLE_NAME_PREFIX_MAX_LENGTH} characters`)
     .regex(ROLE_NAME_PREFIX, 'IAM role name characters only (letters, digits, + = , . @ _ -)')
     .default('irsa-'),
-  permissionsBoundaryArn: z.string().regex(BOUNDARY_ARN, 'an IAM managed policy ARN').optional(),
+  permissionsBoundaryArn: z.string().regex(BOUNDARY_ARN, 'an IAM managed policy ARN'),
   tags: z
     .record(
       z.string(),
@@ -108,6 +109,8 @@ const configSchema = z.strictObject({
     .lte(1, 'must be at most 1 (a share of the owned roles)')
     .default(0.5),
   forcePrune: z.boolean().default(false),
+  allowForcePruneOnInvoke: z.boolean().default(false),
+  detachUnmanagedPolicies: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   createOidcProvider: z.boolean().default(false),
   concurrency: z.number().int('must be a whole number').min(1).max(64).default(8),
@@ -146,11 +149,13 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     prune: data.prune,
     maxPruneFraction: data.maxPruneFraction,
     forcePrune: data.forcePrune,
+    allowForcePruneOnInvoke: data.allowForcePruneOnInvoke,
+    detachUnmanagedPolicies: data.detachUnmanagedPolicies,
     dryRun: data.dryRun,
     createOidcProvider: data.createOidcProvider,
     concurrency: data.concurrency,
+    permissionsBoundaryArn: data.permissionsBoundaryArn,
   };
-  if (data.permissionsBoundaryArn !== undefined) config.permissionsBoundaryArn = data.permissionsBoundaryArn;
   const problems = [...crossFieldProblems(data, config)];
   if (problems.length > 0) throw new ConfigError(problems.join('\n'));
   checkTemplates(config, context.templates ?? BUILTIN_TEMPLATES);
@@ -162,6 +167,13 @@ function* crossFieldProblems(data: RawConfig, config: ReconcilerConfig): Generat
   if (partition === undefined) {
     yield `deploymentRegion: "${config.deploymentRegion}" is in a partition the reconciler does not support`;
     return;
+  }
+  if (config.clusters.include.length === 0 && config.clusters.optInTagKey === undefined) {
+    yield 'clusters: select clusters explicitly with clusters.include (name globs) and/or clusters.optInTagKey (a tag the cluster must carry with the value "true"): whoever can create a selected cluster receives every binding\'s role';
+  }
+  const optIn = config.clusters.optInTagKey;
+  if (optIn !== undefined && optIn.toLowerCase() === config.clusters.optOutTagKey.toLowerCase()) {
+    yield `clusters.optInTagKey: "${optIn}" is also the opt-out tag key`;
   }
   const seenRegions = new Set<string>();
   for (const [index, region] of config.regions.entries()) {

@@ -1,6 +1,6 @@
 import { TemplateError } from '../errors';
 import { compileGlobs } from './glob';
-import { inlinePolicyName, roleNameFor } from './naming';
+import { EKS_CLUSTER_NAME_RULE, inlinePolicyName, isValidClusterName, roleNameFor } from './naming';
 import { BUILTIN_TEMPLATES } from './template-catalog';
 import {
   type BuiltinValues,
@@ -60,7 +60,11 @@ export function ownershipTags(
 
 /** `true` (any case) in the opt-out tag leaves a cluster alone. */
 export function isOptedOut(cluster: ClusterInfo, optOutTagKey: string): boolean {
-  return cluster.tags[optOutTagKey]?.trim().toLowerCase() === 'true';
+  return hasTrueTag(cluster, optOutTagKey);
+}
+
+function hasTrueTag(cluster: ClusterInfo, key: string): boolean {
+  return cluster.tags[key]?.trim().toLowerCase() === 'true';
 }
 
 /**
@@ -75,6 +79,7 @@ export function desiredState(
   templates: TemplateCatalog = BUILTIN_TEMPLATES,
 ): DesiredState {
   const included = config.clusters.include.length === 0 ? () => true : compileGlobs(config.clusters.include);
+  const optInTagKey = config.clusters.optInTagKey;
   const excluded = compileGlobs(config.clusters.exclude);
   const knownProviders = new Set(discovery.oidcProviderArns);
   const roles: DesiredRole[] = [];
@@ -89,8 +94,18 @@ export function desiredState(
       seenClusters.add(key);
       const skip = (reason: string) =>
         skipped.push({ region: cluster.region, clusterName: cluster.name, reason });
+      if (!isValidClusterName(cluster.name)) {
+        skip(
+          `cluster name ${JSON.stringify(cluster.name)} is not a valid EKS cluster name (${EKS_CLUSTER_NAME_RULE}); refused`,
+        );
+        continue;
+      }
       if (!included(cluster.name) || excluded(cluster.name)) {
         skip('not selected by clusters.include/exclude');
+        continue;
+      }
+      if (optInTagKey !== undefined && !hasTrueTag(cluster, optInTagKey)) {
+        skip(`not opted in: no tag ${optInTagKey}=true`);
         continue;
       }
       if (isOptedOut(cluster, config.clusters.optOutTagKey)) {
@@ -196,10 +211,9 @@ function desiredRole(
     trustPolicy,
     inlinePolicies,
     tags: { ...config.tags, ...ownershipTags(config.stage, cluster.region, cluster.name, binding.name) },
+    permissionsBoundaryArn: config.permissionsBoundaryArn,
     description: `IRSA role for system:serviceaccount:${binding.namespace}:${binding.serviceAccount} on EKS cluster ${cluster.name} (${cluster.region}), managed by irsa-reconciler stage ${config.stage}`,
   };
-  if (config.permissionsBoundaryArn !== undefined)
-    role.permissionsBoundaryArn = config.permissionsBoundaryArn;
   return role;
 }
 

@@ -9,6 +9,16 @@ export const IAM_NAME_PATTERN = /^[\w+=,.@-]+$/;
 /** Hex characters of the identity hash at the end of every role name (40 bits). */
 export const ROLE_NAME_HASH_LENGTH = 10;
 
+/** EKS's own rule for cluster names (CreateCluster): a letter or digit, then letters, digits, - and _. */
+const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+export const EKS_CLUSTER_NAME_RULE =
+  '1 to 100 characters: a letter or digit, then letters, digits, hyphens and underscores';
+
+/** Whether a name obeys EKS's naming rule; only such names are ever rendered into ARNs and role names. */
+export function isValidClusterName(name: string): boolean {
+  return EKS_CLUSTER_NAME.test(name);
+}
+
 /** The longest role name prefix the configuration accepts, so cluster and binding stay readable. */
 export const ROLE_NAME_PREFIX_MAX_LENGTH = 24;
 /** A truncated cluster name keeps at least this many characters. */

@@ -1,6 +1,7 @@
 import {
   GetRoleCommand,
   GetRolePolicyCommand,
+  paginateListAttachedRolePolicies,
   paginateListRolePolicies,
   paginateListRoles,
   paginateListRoleTags,
@@ -28,7 +29,7 @@ export const LIST_ROLES_PAGE_SIZE = 1000;
 
 /**
  * Reads the roles under the owned path: every role's tags, and only for the roles this deployment
- * owns, their inline policies (and permissions boundary when one is configured). Inline policies of
+ * owns, their inline policies, permissions boundary and attached managed policies. Inline policies of
  * roles it does not own are never read. Any failed read throws: a partial view must never be planned
  * on, since a role missing from it would look absent. A role or policy deleted while being read is
  * simply gone.
@@ -70,6 +71,7 @@ export async function observe(
         trustPolicy: readTrustPolicy(role, isOwnedRole({ path, tags }, config)),
         tags,
         inlinePolicies: {},
+        attachedPolicyArns: [],
       };
     });
 
@@ -83,14 +85,14 @@ export async function observe(
       gone.add(role.roleName);
       return [];
     }
-    if (config.permissionsBoundaryArn !== undefined) {
-      const boundary = await readBoundary(deps, role.roleName);
-      if (boundary === null) {
-        gone.add(role.roleName);
-        return [];
-      }
-      if (boundary) role.permissionsBoundaryArn = boundary;
+    const boundary = await readBoundary(deps, role.roleName);
+    const attached = boundary === null ? undefined : await listAttachedPolicyArns(deps, role.roleName);
+    if (boundary === null || attached === undefined) {
+      gone.add(role.roleName);
+      return [];
     }
+    if (boundary) role.permissionsBoundaryArn = boundary;
+    role.attachedPolicyArns = attached;
     return names.map((policyName) => ({ role, policyName }));
   });
   await mapWithConcurrency(policyNames.flat(), config.concurrency, async ({ role, policyName }) => {
@@ -168,6 +170,26 @@ export async function listInlinePolicyNames(
     throw toAwsCallError(`IAM ListRolePolicies ${roleName}`, error);
   }
   return names;
+}
+
+/** ARNs of the managed policies attached to a role (every page); undefined when the role is gone. */
+export async function listAttachedPolicyArns(
+  deps: ReconcilerDeps,
+  roleName: string,
+): Promise<string[] | undefined> {
+  const arns: string[] = [];
+  try {
+    const pages = paginateListAttachedRolePolicies({ client: deps.clients.iam }, { RoleName: roleName });
+    for await (const page of pages) {
+      arns.push(
+        ...(page.AttachedPolicies ?? []).map((policy) => policy.PolicyArn ?? policy.PolicyName ?? '?'),
+      );
+    }
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw toAwsCallError(`IAM ListAttachedRolePolicies ${roleName}`, error);
+  }
+  return arns.sort();
 }
 
 /** ListRoles never returns the boundary; GetRole does. '' = none, null = the role is gone. */

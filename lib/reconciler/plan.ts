@@ -5,6 +5,7 @@ import {
   type DesiredRole,
   type DesiredState,
   type Discovery,
+  type DriftFinding,
   type ObservedRole,
   type ObservedState,
   type Plan,
@@ -58,6 +59,7 @@ export function plan(
   }
   const actions: Action[] = [];
   const skipped: SkippedTarget[] = [...desired.skipped];
+  const drift: DriftFinding[] = [];
 
   const existingProviders = new Set([...observed.oidcProviderArns, ...discovery.oidcProviderArns]);
   for (const provider of desired.oidcProviders) {
@@ -83,7 +85,8 @@ export function plan(
     }
     desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
     if (current) {
-      actions.push(...diffRole(role, current));
+      actions.push(...diffRole(role, current, config));
+      drift.push(...driftOf(current, config));
     } else {
       creates++;
       actions.push({ kind: 'create', role });
@@ -103,12 +106,14 @@ export function plan(
   const deletes: Action[] = [];
   for (const role of owned.values()) {
     if (desiredNames.has(role.roleName)) continue;
+    // Reported on every owned role; an undesired one is detached only by its delete.
+    drift.push(...driftOf(role, { ...config, detachUnmanagedPolicies: false }));
     const verdict = pruneVerdict(role, context);
     if (verdict.delete) deletes.push({ kind: 'delete', roleName: role.roleName, reason: verdict.reason });
     else if (verdict.report) skipped.push(verdict.report);
   }
 
-  const result: Plan = { actions, skipped };
+  const result: Plan = { actions, skipped, drift };
   if (deletes.length === 0 || !config.prune) return result;
   // Counted once this run's creates are done, so a blocked prune stays blocked on the next run instead
   // of slipping through because the roles created meanwhile grew the base.
@@ -144,19 +149,38 @@ export function teardownPlan(observed: ObservedState, config: ReconcilerConfig):
       roleName: role.roleName,
       reason: 'teardown: the deployment is being removed',
     }));
-  return { actions, skipped: [] };
+  return { actions, skipped: [], drift: [] };
+}
+
+/**
+ * Managed policies attached to an owned role: the reconciler attaches none, so each one is permissions
+ * someone added by hand, beyond the configuration. Always reported; detached when configured.
+ */
+function driftOf(role: ObservedRole, config: ReconcilerConfig): DriftFinding[] {
+  return role.attachedPolicyArns.map((policyArn) => ({
+    roleName: role.roleName,
+    policyArn,
+    detach: config.detachUnmanagedPolicies,
+  }));
 }
 
 /** The actions that bring one owned role to its desired state; `no-op` when nothing differs. */
-export function diffRole(desired: DesiredRole, current: ObservedRole): Action[] {
+export function diffRole(
+  desired: DesiredRole,
+  current: ObservedRole,
+  config: Pick<ReconcilerConfig, 'detachUnmanagedPolicies'> = { detachUnmanagedPolicies: false },
+): Action[] {
   const roleName = desired.roleName;
   const actions: Action[] = [];
   if (!policiesEqual(desired.trustPolicy, current.trustPolicy)) {
     actions.push({ kind: 'update-trust', roleName, trustPolicy: desired.trustPolicy });
   }
-  const boundary = desired.permissionsBoundaryArn ?? null;
-  if (boundary !== (current.permissionsBoundaryArn ?? null)) {
-    actions.push({ kind: 'set-boundary', roleName, permissionsBoundaryArn: boundary });
+  if (desired.permissionsBoundaryArn !== current.permissionsBoundaryArn) {
+    actions.push({ kind: 'set-boundary', roleName, permissionsBoundaryArn: desired.permissionsBoundaryArn });
+  }
+  if (config.detachUnmanagedPolicies) {
+    for (const policyArn of current.attachedPolicyArns)
+      actions.push({ kind: 'detach-policy', roleName, policyArn });
   }
   const tags: Record<string, string> = {};
   for (const [key, value] of Object.entries(desired.tags)) {

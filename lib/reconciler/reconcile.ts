@@ -90,6 +90,7 @@ function finish(
     regions: run.regions,
     results: run.results,
     skipped: run.plan.skipped,
+    drift: run.plan.drift,
     ...(run.plan.pruneBlocked ? { pruneBlocked: run.plan.pruneBlocked } : {}),
     counts,
     apiCalls: callsSince(run.before, deps.clients.calls.snapshot()),
@@ -111,12 +112,18 @@ function finish(
     regions: report.regions,
     apiCalls: Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
     ...(report.pruneBlocked ? { pruneBlocked: report.pruneBlocked } : {}),
+    ...(report.drift.length > 0 ? { drift: report.drift } : {}),
     ...(changes.length > 0 ? { changes: changes.slice(0, MAX_LOGGED_CHANGES) } : {}),
     ...(changes.length > MAX_LOGGED_CHANGES ? { changesNotLogged: changes.length - MAX_LOGGED_CHANGES } : {}),
   };
   if (report.failed) deps.logger.error(`${operation} finished with failures`, summary);
   else if (report.pruneBlocked)
     deps.logger.warn(`${operation} finished; prune blocked by the deletion guard`, summary);
+  else if (report.drift.some((finding) => !finding.detach))
+    deps.logger.warn(
+      `${operation} finished; managed policies attached by hand to owned roles (set detachUnmanagedPolicies to detach them)`,
+      summary,
+    );
   else deps.logger.info(`${operation} finished`, summary);
   return report;
 }

@@ -10,6 +10,7 @@ const CATEGORY: Record<Action['kind'], Category> = {
   'delete-policy': 'updated',
   tag: 'updated',
   'set-boundary': 'updated',
+  'detach-policy': 'updated',
   delete: 'deleted',
   'no-op': 'unchanged',
 };
@@ -74,7 +75,9 @@ function detailOf(action: Action): string {
     case 'tag':
       return Object.keys(action.tags).sort().join(', ');
     case 'set-boundary':
-      return action.permissionsBoundaryArn ?? '(remove)';
+      return action.permissionsBoundaryArn;
+    case 'detach-policy':
+      return action.policyArn;
     case 'delete':
       return action.reason;
     default:
@@ -128,6 +131,15 @@ export function formatReportTable(report: ReconcileReport): string {
       skip.reason,
     ]);
     lines.push(...table(['REGION', 'CLUSTER', 'BINDING', 'REASON'], rows));
+  }
+  if (report.drift.length > 0) {
+    lines.push('', 'Managed policies attached by hand to owned roles (drift):');
+    const rows = report.drift.map((finding) => [
+      finding.roleName,
+      finding.policyArn,
+      finding.detach ? 'detached by this run' : 'reported only (set detachUnmanagedPolicies to detach)',
+    ]);
+    lines.push(...table(['ROLE', 'POLICY', 'WHAT HAPPENS'], rows));
   }
   if (report.pruneBlocked) {
     const { wouldDelete, owned, maxPruneFraction } = report.pruneBlocked;

@@ -22,9 +22,9 @@ export function simulatePlan(observed: ObservedState, plan: Plan, account: Accou
         trustPolicy: structuredClone(role.trustPolicy),
         tags: { ...role.tags },
         inlinePolicies: {},
+        permissionsBoundaryArn: role.permissionsBoundaryArn,
+        attachedPolicyArns: [],
       };
-      if (role.permissionsBoundaryArn !== undefined)
-        created.permissionsBoundaryArn = role.permissionsBoundaryArn;
       roles.set(role.roleName, created);
     } else {
       applyToRole(roles, action);
@@ -55,8 +55,15 @@ function applyToRole(roles: Map<string, ObservedRole>, action: RoleAction): void
       Object.assign(role.tags, action.tags);
       return;
     case 'set-boundary':
-      if (action.permissionsBoundaryArn === null) delete role.permissionsBoundaryArn;
-      else role.permissionsBoundaryArn = action.permissionsBoundaryArn;
+      role.permissionsBoundaryArn = action.permissionsBoundaryArn;
+      return;
+    case 'detach-policy':
+      if (!role.attachedPolicyArns.includes(action.policyArn)) {
+        throw new Error(
+          `NoSuchEntity: policy ${action.policyArn} is not attached to role ${action.roleName}`,
+        );
+      }
+      role.attachedPolicyArns = role.attachedPolicyArns.filter((arn) => arn !== action.policyArn);
       return;
     case 'delete':
       roles.delete(action.roleName);

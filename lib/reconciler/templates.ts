@@ -231,6 +231,7 @@ export function renderPolicyTemplate(
   context: TemplateContext,
   params: Record<string, string | string[]>,
   builtins: BuiltinValues,
+  options: RenderOptions = {},
 ): PolicyDocument {
   const where = `template "${context.template}" (binding "${context.binding}")`;
   const template = catalog.policies.get(context.template);
@@ -251,10 +252,20 @@ export function renderPolicyTemplate(
     if (value === undefined) throw new TemplateError(`${where}: parameter "${param}" is required`);
     values.set(
       param,
-      given === undefined ? value : checkParamValue(parameter, given, `${where}: parameter "${param}"`),
+      given === undefined || options.unchecked
+        ? value
+        : checkParamValue(parameter, given, `${where}: parameter "${param}"`),
     );
   }
   return toPolicyDocument(renderTree(template.document, values, where), where, emptyLists(values));
+}
+
+export interface RenderOptions {
+  /**
+   * Parameter values are not checked against their patterns: for the stack's permissions ceiling, whose
+   * values may still hold CloudFormation tokens (`${DataBucket}`) that are resolved at deploy time.
+   */
+  unchecked?: boolean;
 }
 
 /** Renders the trust policy; refuses any result holding a wildcard or a `StringLike` condition. */

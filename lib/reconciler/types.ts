@@ -27,8 +27,10 @@ export interface Binding {
 }
 
 export interface ClusterSelector {
-  /** Name globs (`*`, `?`); empty means every cluster. */
+  /** Name globs (`*`, `?`) a cluster must match; empty: no name criterion (then optInTagKey is required). */
   include: string[];
+  /** A cluster must carry this tag with the value "true" (case-insensitive); with include, both must hold. */
+  optInTagKey?: string;
   exclude: string[];
   /** A cluster carrying this tag key with a value of "true" (case-insensitive) is left alone. */
   optOutTagKey: string;
@@ -44,7 +46,8 @@ export interface ReconcilerConfig {
   /** `/irsa-reconciler/<stage>/` by default; starts and ends with `/`. */
   rolePath: string;
   roleNamePrefix: string;
-  permissionsBoundaryArn?: string;
+  /** Every role carries it; the stack's IAM policy lets the reconciler write no role without it. */
+  permissionsBoundaryArn: string;
   /** Extra tags put on every role (ownership tags always win). */
   tags: Record<string, string>;
   prune: boolean;
@@ -52,6 +55,10 @@ export interface ReconcilerConfig {
   maxPruneFraction: number;
   /** ...unless this is set. */
   forcePrune: boolean;
+  /** A manual invocation may ask for `forcePrune` only when the deployment allows it here. */
+  allowForcePruneOnInvoke: boolean;
+  /** Detach managed policies attached by hand to owned roles (otherwise they are only reported). */
+  detachUnmanagedPolicies: boolean;
   dryRun: boolean;
   createOidcProvider: boolean;
   /** Upper bound on AWS calls in flight at once. */
@@ -109,7 +116,7 @@ export interface DesiredRole {
   /** Inline policy name → document. */
   inlinePolicies: Record<string, PolicyDocument>;
   tags: Record<string, string>;
-  permissionsBoundaryArn?: string;
+  permissionsBoundaryArn: string;
   description: string;
 }
 
@@ -144,6 +151,8 @@ export interface ObservedRole {
   tags: Record<string, string>;
   inlinePolicies: Record<string, PolicyDocument>;
   permissionsBoundaryArn?: string;
+  /** Managed policies attached to the role (read for owned roles only; the reconciler attaches none). */
+  attachedPolicyArns: string[];
 }
 
 export interface ObservedState {
@@ -160,15 +169,26 @@ export type Action =
   | { kind: 'put-policy'; roleName: string; policyName: string; document: PolicyDocument }
   | { kind: 'delete-policy'; roleName: string; policyName: string }
   | { kind: 'tag'; roleName: string; tags: Record<string, string> }
-  | { kind: 'set-boundary'; roleName: string; permissionsBoundaryArn: string | null }
+  | { kind: 'set-boundary'; roleName: string; permissionsBoundaryArn: string }
+  | { kind: 'detach-policy'; roleName: string; policyArn: string }
   | { kind: 'delete'; roleName: string; reason: string }
   | { kind: 'no-op'; roleName: string };
 
 export type ActionKind = Action['kind'];
 
+/** A managed policy attached by hand to an owned role: more permissions than the configuration grants. */
+export interface DriftFinding {
+  roleName: string;
+  policyArn: string;
+  /** Whether the plan detaches it (`detachUnmanagedPolicies`) or only reports it. */
+  detach: boolean;
+}
+
 export interface Plan {
   actions: Action[];
   skipped: SkippedTarget[];
+  /** Managed policies attached to owned roles outside the reconciler. */
+  drift: DriftFinding[];
   /** Set when the deletion guard held back prunes; the deletes are not in `actions`. */
   pruneBlocked?: { wouldDelete: number; owned: number; maxPruneFraction: number };
 }
@@ -205,6 +225,7 @@ export interface ReconcileReport {
   regions: RegionReport[];
   results: ActionResult[];
   skipped: SkippedTarget[];
+  drift: DriftFinding[];
   pruneBlocked?: Plan['pruneBlocked'];
   counts: ReportCounts;
   /** `{ "IAM:ListRoles": 2, ... }` for this run. */

@@ -1,14 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { createHandler } from '../../functions/custom-resource';
+import { type DeployedConfigLocation, readDeployedConfig } from '../../lib/handlers/deployed-config';
 import { silentLogger } from '../../lib/logger';
 import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
 import {
+  createBoundaryPolicy,
   createCluster,
   createForeignRole,
+  deployReconcilerConfig,
   emulatorClients,
   readAllRoles,
 } from '../support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../support/moto-server';
+import { type StackStatusFront, startStackStatusFront } from '../support/stack-status-front';
 import {
   closedPort,
   lambdaContext,
@@ -52,15 +58,40 @@ function ownedRoles(roles: Awaited<ReturnType<typeof readAllRoles>>): Record<str
   );
 }
 
+/** The configuration the stack wrote (version 1), and the one a later deploy writes (version 2). */
+const DEPLOYED = JSON.parse(
+  readFileSync(join(__dirname, '..', 'fixtures', 'config', 'deployed.json'), 'utf8'),
+);
+const UPDATED = {
+  ...DEPLOYED,
+  bindings: [
+    ...DEPLOYED.bindings,
+    {
+      name: 'metrics',
+      namespace: 'agents',
+      serviceAccount: 'metrics-agent',
+      policies: [
+        { template: 's3-prefix-access', params: { BucketName: 'acme-agent-metrics', Prefix: 'metrics' } },
+      ],
+    },
+  ],
+};
+const STACK_ID = String(loadEvent('create').StackId);
+
 describe('the custom resource handler against the emulator', () => {
   let moto: MotoServer;
+  let front: StackStatusFront;
   let cfn: ResponseServer;
+  /** Where the deployment wrote its configuration versions (1: DEPLOYED, 2: UPDATED). */
+  let deployed: DeployedConfigLocation[];
   beforeAll(async () => {
     moto = await startMotoServer();
+    front = await startStackStatusFront(moto.endpoint);
     cfn = await startResponseServer();
   });
   afterAll(async () => {
     await cfn.close();
+    await front.stop();
     await moto.stop();
   });
 
@@ -69,6 +100,11 @@ describe('the custom resource handler against the emulator', () => {
   beforeEach(async () => {
     await moto.reset();
     cfn.requests.length = 0;
+    front.setStatus(STACK_ID, 'UPDATE_IN_PROGRESS');
+    await createBoundaryPolicy(admin(), DEPLOYED.permissionsBoundaryArn);
+    const first = await deployReconcilerConfig(admin(), DEPLOYED);
+    const second = await deployReconcilerConfig(admin(), UPDATED, { application: 'second-deploy' });
+    deployed = [first, second];
     await createCluster(admin(), 'eu-west-1', 'alpha');
     await createCluster(admin(), 'eu-west-1', 'sandbox-1');
     await createCluster(admin(), 'us-east-1', 'gamma');
@@ -76,24 +112,41 @@ describe('the custom resource handler against the emulator', () => {
     await createForeignRole(admin(), { name: 'ci-deployer', path: '/ci/' });
   });
 
+  /** The handler of the deployment whose current configuration is `version` (1 or 2). */
   function handlerWith(
-    overrides: { eksEndpoints?: Record<string, string>; endpoint?: string; timeoutMarginMs?: number } = {},
+    overrides: {
+      eksEndpoints?: Record<string, string>;
+      endpoint?: string;
+      timeoutMarginMs?: number;
+      version?: 1 | 2;
+    } = {},
   ) {
+    const clients = emulatorClients(overrides.endpoint ?? front.endpoint, {
+      ...(overrides.eksEndpoints ? { eksEndpoints: overrides.eksEndpoints } : {}),
+      maxAttempts: 1,
+    });
+    const location = deployed[(overrides.version ?? 1) - 1];
+    if (!location) throw new Error('no deployed configuration');
     return createHandler({
-      clients: emulatorClients(overrides.endpoint ?? moto.endpoint, {
-        ...(overrides.eksEndpoints ? { eksEndpoints: overrides.eksEndpoints } : {}),
-        maxAttempts: 1,
-      }),
+      clients,
       logger: silentLogger,
       stage: 'uat',
       region: 'eu-west-1',
+      deployment: { stackId: STACK_ID, configVersion: location.version },
+      loadConfig: () => readDeployedConfig(clients, location, { stage: 'uat', region: 'eu-west-1' }),
+      responseUrlPolicy: { allowLoopbackHttp: true },
       ...(overrides.timeoutMarginMs ? { timeoutMarginMs: overrides.timeoutMarginMs } : {}),
     });
   }
 
-  function eventOf<K extends 'create' | 'update' | 'delete'>(kind: K, physicalResourceId?: string) {
+  function eventOf<K extends 'create' | 'update' | 'delete'>(
+    kind: K,
+    physicalResourceId?: string,
+    version: 1 | 2 = 1,
+  ) {
     const event = loadEvent(kind);
     event.ResponseURL = cfn.responseUrl(`${kind}/${event.RequestId}`);
+    event.ResourceProperties.ConfigVersion = deployed[version - 1]?.version;
     if (physicalResourceId && event.RequestType !== 'Create') event.PhysicalResourceId = physicalResourceId;
     return event;
   }
@@ -122,14 +175,16 @@ describe('the custom resource handler against the emulator', () => {
     expect(Object.keys(owned)).toHaveLength(2);
   });
 
-  it('applies a changed Config on Update and keeps the same PhysicalResourceId', async () => {
+  it('applies the configuration of a later deploy on Update and keeps the same PhysicalResourceId', async () => {
     // Prepare
-    const handler = handlerWith();
-    await handler(eventOf('create'), lambdaContext());
+    await handlerWith()(eventOf('create'), lambdaContext());
     const created = cfn.bodies()[0];
 
     // Act
-    await handler(eventOf('update', String(created?.PhysicalResourceId)), lambdaContext());
+    await handlerWith({ version: 2 })(
+      eventOf('update', String(created?.PhysicalResourceId), 2),
+      lambdaContext(),
+    );
 
     // Assess
     const updated = cfn.bodies()[1];
@@ -143,14 +198,14 @@ describe('the custom resource handler against the emulator', () => {
     expect(Object.keys(owned).filter((key) => key.includes('metrics'))).toHaveLength(2);
   });
 
-  it('removes every owned role on Delete and leaves unrelated roles alone', async () => {
+  it('removes every owned role on Delete while the stack is deleted, and leaves unrelated roles alone', async () => {
     // Prepare
-    const handler = handlerWith();
-    await handler(eventOf('create'), lambdaContext());
-    await handler(eventOf('update', 'irsa-reconciler-uat'), lambdaContext());
+    await handlerWith()(eventOf('create'), lambdaContext());
+    await handlerWith({ version: 2 })(eventOf('update', 'irsa-reconciler-uat', 2), lambdaContext());
+    front.setStatus(STACK_ID, 'DELETE_IN_PROGRESS');
 
     // Act
-    await handler(eventOf('delete', 'irsa-reconciler-uat'), lambdaContext());
+    await handlerWith({ version: 2 })(eventOf('delete', 'irsa-reconciler-uat', 2), lambdaContext());
 
     // Assess
     expect(cfn.bodies()[2]).toMatchObject({
@@ -162,6 +217,114 @@ describe('the custom resource handler against the emulator', () => {
     expect(ownedRoles(roles)).toEqual({});
     expect(Object.keys(roles).sort()).toEqual(['ci-deployer', 'irsa-lookalike']);
     expect(Object.keys(roles['irsa-lookalike']?.inlinePolicies ?? {})).toEqual(['own-policy']);
+  });
+
+  describe('forged requests change no role', () => {
+    /** The roles after a legitimate Create, to compare against after each forged request. */
+    async function afterLegitimateCreate() {
+      await handlerWith()(eventOf('create'), lambdaContext());
+      cfn.requests.length = 0;
+      return readAllRoles(admin());
+    }
+
+    const FORGED_CONFIG = JSON.stringify({
+      ...DEPLOYED,
+      bindings: [
+        {
+          name: 'everything',
+          namespace: 'default',
+          serviceAccount: 'default',
+          policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['a', 'b', 'c'] } }],
+        },
+      ],
+    });
+
+    it.each(['create', 'update', 'delete'] as const)(
+      'a %s carrying another configuration and version: FAILED, nothing changed',
+      async (kind) => {
+        // Prepare
+        const before = await afterLegitimateCreate();
+        front.setStatus(STACK_ID, 'DELETE_IN_PROGRESS');
+        const event = eventOf(kind, 'irsa-reconciler-uat');
+        event.ResourceProperties.Config = FORGED_CONFIG;
+        event.ResourceProperties.ConfigVersion = '999';
+
+        // Act
+        await handlerWith()(event, lambdaContext());
+
+        // Assess
+        expect(cfn.bodies()[0]).toMatchObject({ Status: 'FAILED' });
+        expect(String(cfn.bodies()[0]?.Reason)).toContain('ConfigVersion "999"');
+        expect(await readAllRoles(admin())).toEqual(before);
+      },
+    );
+
+    it('a Create carrying another configuration but the right version: the deployed one is applied', async () => {
+      // Prepare
+      const before = await afterLegitimateCreate();
+      const event = eventOf('create');
+      event.ResourceProperties.Config = FORGED_CONFIG;
+
+      // Act
+      await handlerWith()(event, lambdaContext());
+
+      // Assess
+      expect(cfn.bodies()[0]).toMatchObject({ Status: 'SUCCESS', Data: { Created: '0', Unchanged: '2' } });
+      expect(await readAllRoles(admin())).toEqual(before);
+    });
+
+    it.each(['create', 'update', 'delete'] as const)(
+      'a %s from another stack: FAILED, nothing changed',
+      async (kind) => {
+        // Prepare
+        const before = await afterLegitimateCreate();
+        front.setStatus(STACK_ID, 'DELETE_IN_PROGRESS');
+        const event = eventOf(kind, 'irsa-reconciler-uat');
+        event.StackId = STACK_ID.replace('irsa-reconciler-uat', 'attacker-stack');
+
+        // Act
+        await handlerWith()(event, lambdaContext());
+
+        // Assess
+        expect(String(cfn.bodies()[0]?.Reason)).toContain("is not this deployment's stack");
+        expect(await readAllRoles(admin())).toEqual(before);
+      },
+    );
+
+    it.each(['create', 'update', 'delete'] as const)(
+      'a %s whose ResponseURL is plain http: no answer sent, nothing changed',
+      async (kind) => {
+        // Prepare
+        const before = await afterLegitimateCreate();
+        front.setStatus(STACK_ID, 'DELETE_IN_PROGRESS');
+        const event = eventOf(kind, 'irsa-reconciler-uat');
+        event.ResponseURL =
+          'http://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x?X-Amz-Signature=1';
+
+        // Act
+        const outcome = handlerWith()(event, lambdaContext());
+
+        // Assess
+        await expect(outcome).rejects.toThrow(/ResponseURL .* is not an https URL on an S3 host/);
+        expect(cfn.requests).toHaveLength(0);
+        expect(await readAllRoles(admin())).toEqual(before);
+      },
+    );
+
+    it('a Delete with every id right while the stack is not being deleted: FAILED, nothing changed', async () => {
+      // Prepare
+      const before = await afterLegitimateCreate();
+      front.setStatus(STACK_ID, 'UPDATE_COMPLETE');
+
+      // Act
+      await handlerWith()(eventOf('delete', 'irsa-reconciler-uat'), lambdaContext());
+
+      // Assess
+      expect(cfn.bodies()[0]).toMatchObject({ Status: 'FAILED' });
+      expect(String(cfn.bodies()[0]?.Reason)).toContain('is UPDATE_COMPLETE');
+      expect(front.described).toContain(STACK_ID);
+      expect(await readAllRoles(admin())).toEqual(before);
+    });
   });
 
   it('answers FAILED with a readable Reason when IAM cannot be reached', async () => {
@@ -190,33 +353,33 @@ describe('the custom resource handler against the emulator', () => {
     expect(ownedRoles(await readAllRoles(admin()))).toEqual({});
   });
 
-  it('answers FAILED naming the field of a bad Config and creates nothing', async () => {
-    const event = eventOf('create');
-    const config = JSON.parse(String(event.ResourceProperties.Config));
-    config.bindings[0].serviceAccount = 'Report_Agent';
-    event.ResourceProperties.Config = JSON.stringify(config);
+  it('answers FAILED naming the field of a bad deployed configuration and creates nothing', async () => {
+    // Prepare
+    const bad = structuredClone(DEPLOYED);
+    bad.bindings[0].serviceAccount = 'Report_Agent';
+    deployed[0] = await deployReconcilerConfig(admin(), bad, { application: 'bad-deploy' });
 
-    await handlerWith()(event, lambdaContext());
+    // Act
+    await handlerWith()(eventOf('create'), lambdaContext());
 
+    // Assess
     expect(cfn.bodies()[0]).toMatchObject({ Status: 'FAILED' });
     expect(String(cfn.bodies()[0]?.Reason)).toMatch(
-      /^Invalid configuration in ResourceProperties\.Config: bindings\[0\]\.serviceAccount: /,
+      /^Invalid reconciler configuration in AppConfig hosted configuration .* bindings\[0\]\.serviceAccount: /,
     );
     expect(ownedRoles(await readAllRoles(admin()))).toEqual({});
   });
 
-  it('lets the Delete after a Create with a bad Config succeed', async () => {
+  it('lets the Delete after a Create with a bad configuration succeed', async () => {
     // Prepare
+    deployed[0] = await deployReconcilerConfig(admin(), { bindings: 'none' }, { application: 'bad-deploy' });
     const handler = handlerWith();
-    const create = eventOf('create');
-    create.ResourceProperties.Config = '{"bindings": "none"}';
-    await handler(create, lambdaContext());
+    await handler(eventOf('create'), lambdaContext());
     const failedCreate = cfn.bodies()[0];
-    const rollback = eventOf('delete', String(failedCreate?.PhysicalResourceId));
-    rollback.ResourceProperties = create.ResourceProperties;
+    front.setStatus(STACK_ID, 'ROLLBACK_IN_PROGRESS');
 
     // Act
-    await handler(rollback, lambdaContext());
+    await handler(eventOf('delete', String(failedCreate?.PhysicalResourceId)), lambdaContext());
 
     // Assess
     expect(failedCreate?.Status).toBe('FAILED');
@@ -233,6 +396,7 @@ describe('the custom resource handler against the emulator', () => {
     await handler(eventOf('create'), lambdaContext());
     const failedCreate = cfn.bodies()[0];
     const afterCreate = ownedRoles(await readAllRoles(admin()));
+    front.setStatus(STACK_ID, 'ROLLBACK_IN_PROGRESS');
 
     // Act
     await handler(eventOf('delete', String(failedCreate?.PhysicalResourceId)), lambdaContext());
@@ -277,7 +441,7 @@ describe('the custom resource handler against the emulator', () => {
     try {
       const handler: typeof import('../../functions/custom-resource').handler = loadWithEnv(
         () => require('../../functions/custom-resource').handler,
-        { STAGE: '', AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: moto.endpoint },
+        { STAGE: '', AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: moto.endpoint, STACK_ID },
       );
       const event = eventOf('create');
 

@@ -1,9 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeleteHostedConfigurationVersionCommand } from '@aws-sdk/client-appconfig';
 import { createHandler } from '../../functions/reconcile';
 import { ReconcileFailedError } from '../../lib/handlers/errors';
 import { silentLogger } from '../../lib/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config';
 import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
-import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
+import {
+  createBoundaryPolicy,
+  createCluster,
+  deployReconcilerConfig,
+  emulatorClients,
+  readAllRoles,
+} from '../support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../support/moto-server';
 import {
   captureLogs,
@@ -14,8 +23,11 @@ import {
   restoreEnv,
 } from '../unit/handlers/support';
 
-const RAW_CONFIG = JSON.parse(String(loadEvent('create').ResourceProperties.Config));
+const RAW_CONFIG = JSON.parse(
+  readFileSync(join(__dirname, '..', 'fixtures', 'config', 'deployed.json'), 'utf8'),
+) as Record<string, unknown>;
 const CONFIG = parseReconcilerConfig(RAW_CONFIG, { stage: 'uat', deploymentRegion: 'eu-west-1' });
+const loadConfig = async () => CONFIG;
 
 describe('the scheduled reconcile handler against the emulator', () => {
   let moto: MotoServer;
@@ -44,7 +56,7 @@ describe('the scheduled reconcile handler against the emulator', () => {
     const handler = createHandler({
       clients: emulatorClients(moto.endpoint),
       logger: silentLogger,
-      config: CONFIG,
+      loadConfig,
     });
 
     // Act
@@ -65,7 +77,7 @@ describe('the scheduled reconcile handler against the emulator', () => {
       maxAttempts: 1,
     });
     const { logger, lines } = captureLogs();
-    const handler = createHandler({ clients, logger, config: CONFIG });
+    const handler = createHandler({ clients, logger, loadConfig });
 
     // Act
     const outcome = handler(loadEvent('scheduled'), lambdaContext());
@@ -85,7 +97,7 @@ describe('the scheduled reconcile handler against the emulator', () => {
 
   it('makes no write on a manual dry run', async () => {
     const clients = emulatorClients(moto.endpoint);
-    const handler = createHandler({ clients, logger: silentLogger, config: CONFIG });
+    const handler = createHandler({ clients, logger: silentLogger, loadConfig });
 
     const summary = await handler({ dryRun: true }, lambdaContext());
 
@@ -100,6 +112,7 @@ describe('the reconcile handler built from the Lambda environment', () => {
   beforeAll(async () => {
     moto = await startMotoServer();
     await createCluster(emulatorClients(moto.endpoint), 'eu-west-1', 'alpha');
+    await createBoundaryPolicy(emulatorClients(moto.endpoint), String(RAW_CONFIG.permissionsBoundaryArn));
   });
   afterAll(async () => {
     await moto.stop();
@@ -111,21 +124,41 @@ describe('the reconcile handler built from the Lambda environment', () => {
   const loadHandler = (env: Record<string, string>): typeof import('../../functions/reconcile').handler =>
     loadWithEnv(() => require('../../functions/reconcile').handler, env);
 
-  it('reads STAGE, AWS_REGION, RECONCILER_CONFIG and AWS_ENDPOINT_URL once and reconciles', async () => {
-    const handler = loadHandler({
+  async function environmentOf(raw: unknown, application: string): Promise<Record<string, string>> {
+    const location = await deployReconcilerConfig(emulatorClients(moto.endpoint), raw, { application });
+    return {
       STAGE: 'uat',
       AWS_REGION: 'eu-west-1',
-      RECONCILER_CONFIG: JSON.stringify({ ...RAW_CONFIG, regions: ['eu-west-1'] }),
+      CONFIG_APPLICATION_ID: location.applicationId,
+      CONFIG_PROFILE_ID: location.profileId,
+      CONFIG_VERSION: location.version,
       AWS_ENDPOINT_URL: moto.endpoint,
       LOG_LEVEL: 'ERROR',
-    });
+    };
+  }
 
-    const summary = await handler(loadEvent('scheduled'), lambdaContext());
+  it('reads the configuration the deployment wrote to AppConfig, once per container, and reconciles', async () => {
+    // Prepare
+    const env = await environmentOf({ ...RAW_CONFIG, regions: ['eu-west-1'] }, 'env-test');
+    const handler = loadHandler(env);
 
-    expect(summary.counts.created).toBe(1);
+    // Act: the version is gone after the first run; a container that read it once does not need it again
+    const first = await handler(loadEvent('scheduled'), lambdaContext());
+    await emulatorClients(moto.endpoint).appconfig.send(
+      new DeleteHostedConfigurationVersionCommand({
+        ApplicationId: env.CONFIG_APPLICATION_ID,
+        ConfigurationProfileId: env.CONFIG_PROFILE_ID,
+        VersionNumber: Number(env.CONFIG_VERSION),
+      }),
+    );
+    const second = await handler(loadEvent('scheduled'), lambdaContext());
+
+    // Assess
+    expect(first.counts.created).toBe(1);
+    expect(second.counts).toMatchObject({ created: 0, unchanged: 1 });
   });
 
-  it('fails every invocation with an error naming the variable when the environment is invalid', async () => {
+  it('fails every invocation with an error naming the field when the deployed configuration is invalid', async () => {
     // Prepare
     const writes: string[] = [];
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((line) => {
@@ -133,21 +166,32 @@ describe('the reconcile handler built from the Lambda environment', () => {
       return true;
     });
     try {
-      const handler = loadHandler({
-        STAGE: 'uat',
-        AWS_REGION: 'eu-west-1',
-        RECONCILER_CONFIG: '{"bindings": 3}',
-      });
+      const handler = loadHandler(await environmentOf({ ...RAW_CONFIG, bindings: 3 }, 'env-invalid'));
 
       // Act
       const outcome = handler(loadEvent('scheduled'), lambdaContext());
 
       // Assess
       await expect(outcome).rejects.toMatchObject({ name: 'ConfigError' });
-      await expect(outcome).rejects.toThrow(/^Invalid Lambda environment: RECONCILER_CONFIG: bindings: /);
+      await expect(outcome).rejects.toThrow(/^Invalid reconciler configuration in AppConfig .*: bindings: /);
     } finally {
       spy.mockRestore();
     }
-    expect(writes.join('')).toContain('invalid Lambda configuration');
+    expect(writes.join('')).toContain('reconcile invocation failed');
+  });
+
+  it('fails every invocation naming the variable when the environment is invalid', async () => {
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const handler = loadHandler({ STAGE: 'uat', AWS_REGION: 'eu-west-1' });
+
+      const outcome = handler(loadEvent('scheduled'), lambdaContext());
+
+      await expect(outcome).rejects.toThrow(
+        /^Invalid Lambda environment: .*CONFIG_APPLICATION_ID is required/,
+      );
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { reconcile, teardown } from '../../lib/reconciler/reconcile';
 import type { ReconcilerConfig } from '../../lib/reconciler/types';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import {
+  createBoundaryPolicy,
   createCluster,
   createForeignRole,
   deleteCluster,
@@ -28,6 +29,8 @@ function config(overrides: Record<string, unknown> = {}): ReconcilerConfig {
   return parseReconcilerConfig(
     {
       regions: ['eu-west-1'],
+      clusters: { include: ['*'] },
+      permissionsBoundaryArn: BOUNDARY,
       bindings: [
         {
           name: 'otel-collector',
@@ -57,6 +60,7 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
     admin = emulatorClients(moto.endpoint);
     await createCluster(admin, 'eu-west-1', 'alpha');
     await createCluster(admin, 'eu-west-1', 'beta');
+    await createBoundaryPolicy(admin, BOUNDARY);
   });
 
   it('refuses to prune a role someone attached a managed policy to, and still prunes the others', async () => {
@@ -93,6 +97,7 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
     // Assess
     expect(report.failed).toBe(true);
     expect(report.counts).toMatchObject({ deleted: 1, failed: 1, unchanged: 2 });
+    expect(report.drift).toEqual([{ roleName: tampered.roleName, policyArn: policy?.Arn, detach: false }]);
     const refused = report.results.find(({ outcome }) => outcome.status === 'failed');
     expect(refused?.action).toMatchObject({ kind: 'delete', roleName: tampered.roleName });
     expect(refused?.outcome).toMatchObject({
@@ -107,6 +112,41 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
   function deps() {
     return { clients: emulatorClients(moto.endpoint), logger: silentLogger };
   }
+
+  it('detaches a managed policy attached by hand when configured, and then prunes the role', async () => {
+    // Prepare
+    await reconcile(deps(), config());
+    const beta = Object.values(await readAllRoles(admin, ROLE_PATH)).find(
+      (role) => role.tags['irsa-reconciler/cluster'] === 'beta',
+    );
+    if (!beta) throw new Error('beta role missing');
+    const { Policy: handMade } = await admin.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: 'hand-made-admin',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+        }),
+      }),
+    );
+    const adminArn = String(handMade?.Arn);
+    await admin.iam.send(new AttachRolePolicyCommand({ RoleName: beta.roleName, PolicyArn: adminArn }));
+    const detaching = config({ detachUnmanagedPolicies: true });
+
+    // Act
+    const repaired = await reconcile(deps(), detaching);
+    await deleteCluster(admin, { region: 'eu-west-1', name: 'beta' });
+    const pruned = await reconcile(deps(), detaching);
+
+    // Assess
+    expect(repaired.results.map(({ action, outcome }) => [action.kind, outcome.status])).toContainEqual([
+      'detach-policy',
+      'succeeded',
+    ]);
+    expect(repaired.drift).toEqual([{ roleName: beta.roleName, policyArn: adminArn, detach: true }]);
+    expect(pruned.counts).toMatchObject({ deleted: 1, failed: 0 });
+    expect((await readAllRoles(admin, ROLE_PATH))[beta.roleName]).toBeUndefined();
+  });
 
   it('puts the permissions boundary on new roles, keeps it without writing, and restores it when removed', async () => {
     // Prepare
@@ -153,7 +193,11 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
 
     // Assess
     expect(before).toHaveLength(1002);
-    expect(second.clients.calls.snapshot()).toMatchObject({ 'IAM:ListRoles': 2, 'IAM:ListRoleTags': 1002 });
+    expect(second.clients.calls.snapshot()).toMatchObject({
+      'IAM:ListRoles': 2,
+      'IAM:ListRoleTags': 1002,
+      'IAM:ListAttachedRolePolicies': 2,
+    });
     expect(second.clients.calls.writes()).toBe(0);
     expect(report.counts).toMatchObject({ unchanged: 2, created: 0 });
     // No write call (above) is the strong check; the listing shows no role changed or went missing.
@@ -165,7 +209,12 @@ describe('the reconciler over a deployment lifecycle, against the emulator', () 
     await reconcile(deps(), config());
     await createForeignRole(admin, { name: 'irsa-kept', path: ROLE_PATH });
     const otherStage = parseReconcilerConfig(
-      { regions: ['eu-west-1'], bindings: config().bindings },
+      {
+        regions: ['eu-west-1'],
+        clusters: { include: ['*'] },
+        permissionsBoundaryArn: BOUNDARY,
+        bindings: config().bindings,
+      },
       { stage: 'prod', deploymentRegion: 'eu-west-1' },
     );
     await reconcile(deps(), otherStage);

@@ -137,7 +137,7 @@ describe('reconcile against the emulator', () => {
       'secretsmanager-read',
     ]);
     expect(JSON.stringify(gammaOtel?.inlinePolicies['s3-prefix-access'])).toContain(
-      'arn:aws:s3:::telemetry-archive/otel/gamma/*',
+      'arn:aws:s3:::telemetry-archive/otel/us-east-1/gamma/*',
     );
     expect(JSON.stringify(gammaOtel?.inlinePolicies['secretsmanager-read'])).toContain(
       `arn:aws:secretsmanager:us-east-1:${EMULATOR_ACCOUNT_ID}:secret:otel/*`,

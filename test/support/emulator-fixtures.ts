@@ -1,6 +1,12 @@
+import {
+  CreateApplicationCommand,
+  CreateConfigurationProfileCommand,
+  CreateHostedConfigurationVersionCommand,
+} from '@aws-sdk/client-appconfig';
 import { CreateClusterCommand, DeleteClusterCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import {
   CreateOpenIDConnectProviderCommand,
+  CreatePolicyCommand,
   CreateRoleCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
@@ -11,6 +17,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
+import type { DeployedConfigLocation } from '../../lib/handlers/deployed-config';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
 
@@ -18,8 +25,14 @@ import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
  * The reconciler configuration of the emulator tests and the demo, as a user writes it: two agents,
  * an OpenTelemetry collector (S3 prefix + Secrets Manager) and a cost agent (S3 prefix + AppConfig).
  */
+/** The permissions boundary every role of the emulator tests carries (createBoundaryPolicy makes it). */
+export const EMULATOR_BOUNDARY_ARN = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:policy/irsa-reconciler/workload-boundary`;
+
 export const SAMPLE_RECONCILER_CONFIG = {
   regions: ['eu-west-1', 'us-east-1'],
+  // The tests' clusters have arbitrary names: every cluster is selected (a real stage selects explicitly).
+  clusters: { include: ['*'] },
+  permissionsBoundaryArn: EMULATOR_BOUNDARY_ARN,
   bindings: [
     {
       name: 'otel-collector',
@@ -193,4 +206,63 @@ export async function readAllRoles(admin: AwsClients, pathPrefix = '/'): Promise
   } while (marker);
   const states = await mapWithConcurrency(names.sort(), 8, (name) => readRoleState(admin, name));
   return Object.fromEntries(states.map((state) => [state.roleName, state]));
+}
+
+/** The boundary policy the stack would make (a ceiling of S3, Secrets Manager and AppConfig reads). */
+export async function createBoundaryPolicy(admin: AwsClients, arn = EMULATOR_BOUNDARY_ARN): Promise<void> {
+  const match = /:policy(\/(?:[^/]+\/)*)([^/]+)$/.exec(arn);
+  if (!match?.[1] || !match[2]) throw new Error(`not a policy ARN: ${arn}`);
+  try {
+    await admin.iam.send(
+      new CreatePolicyCommand({
+        PolicyName: match[2],
+        Path: match[1],
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['s3:*', 'secretsmanager:GetSecretValue', 'appconfig:GetLatestConfiguration'],
+              Resource: '*',
+            },
+          ],
+        }),
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'EntityAlreadyExistsException') throw error;
+  }
+}
+
+/**
+ * Writes a reconciler configuration to the emulator's AppConfig as the stack does (a hosted
+ * configuration version of its own application and profile) and says where it is.
+ */
+export async function deployReconcilerConfig(
+  admin: AwsClients,
+  raw: unknown,
+  names: { application?: string } = {},
+): Promise<DeployedConfigLocation> {
+  const { Id: applicationId } = await admin.appconfig.send(
+    new CreateApplicationCommand({ Name: names.application ?? 'irsa-reconciler-uat-reconciler' }),
+  );
+  if (!applicationId) throw new Error('AppConfig gave the application no id');
+  const { Id: profileId } = await admin.appconfig.send(
+    new CreateConfigurationProfileCommand({
+      ApplicationId: applicationId,
+      Name: 'reconciler',
+      LocationUri: 'hosted',
+      Type: 'AWS.Freeform',
+    }),
+  );
+  if (!profileId) throw new Error('AppConfig gave the profile no id');
+  const { VersionNumber } = await admin.appconfig.send(
+    new CreateHostedConfigurationVersionCommand({
+      ApplicationId: applicationId,
+      ConfigurationProfileId: profileId,
+      ContentType: 'application/json',
+      Content: Buffer.from(JSON.stringify(raw)),
+    }),
+  );
+  return { applicationId, profileId, version: String(VersionNumber ?? '') };
 }

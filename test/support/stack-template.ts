@@ -212,18 +212,41 @@ const TOKEN_VALUES: Record<string, string> = {
   AppConfigApplication: 'app1234',
   AppConfigEnvironment: 'env1234',
   AppConfigProfile: 'prf1234',
+  'AWS::StackId':
+    'arn:aws:cloudformation:eu-west-1:123456789012:stack/irsa-reconciler-uat/5b8f2a10-a8e2-11f1-9a3c-06d1e2b3c4f5',
+  WorkloadBoundary:
+    'arn:aws:iam::123456789012:policy/irsa-reconciler/uat/irsa-reconciler-uat-workload-boundary',
 };
 
-/** Resolves the Fn::If (condition true) / Fn::Sub a configuration value may be wrapped in. */
-export function resolveTokens(value: unknown): string {
+/** Values a deploy would give the Fn::GetAtt attributes the functions' environments name. */
+export const ATTRIBUTE_VALUES: Record<string, string> = {
+  'ReconcilerConfigApplication.ApplicationId': 'cfg1234',
+  'ReconcilerConfigProfile.ConfigurationProfileId': 'rcp1234',
+  'ReconcilerConfigVersion.VersionNumber': '1',
+};
+
+/** Resolves the Fn::If (condition true) / Fn::Sub / Ref / Fn::GetAtt a template value may be. */
+export function resolveTokens(value: unknown, overrides: Record<string, string> = {}): string {
   if (typeof value === 'string') return value;
   const record = value as Record<string, unknown>;
-  if (Array.isArray(record['Fn::If'])) return resolveTokens(record['Fn::If'][1]);
+  if (Array.isArray(record['Fn::If'])) return resolveTokens(record['Fn::If'][1], overrides);
+  const attribute = record['Fn::GetAtt'];
+  if (Array.isArray(attribute)) {
+    const key = attribute.join('.');
+    const resolved = overrides[key] ?? ATTRIBUTE_VALUES[key];
+    if (resolved === undefined) throw new Error(`no value for the attribute ${key}`);
+    return resolved;
+  }
+  if (typeof record.Ref === 'string') {
+    const resolved = overrides[record.Ref] ?? TOKEN_VALUES[record.Ref];
+    if (resolved === undefined) throw new Error(`no value for Ref ${record.Ref}`);
+    return resolved;
+  }
   const sub = record['Fn::Sub'];
   if (typeof sub !== 'string') throw new Error(`unexpected configuration value ${JSON.stringify(value)}`);
   return sub.replace(/\$\{(!?)([^}]*)\}/g, (_match, escaped: string, name: string) => {
     if (escaped) return `\${${name}}`;
-    const resolved = TOKEN_VALUES[name];
+    const resolved = overrides[name] ?? TOKEN_VALUES[name];
     if (resolved === undefined) throw new Error(`no value for the token \${${name}}`);
     return resolved;
   });

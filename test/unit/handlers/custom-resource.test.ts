@@ -1,38 +1,71 @@
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  type StackStatus,
+} from '@aws-sdk/client-cloudformation';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { createHandler, createUnconfiguredHandler } from '../../../functions/custom-resource';
 import { createAwsClients } from '../../../lib/aws/clients';
-import { AwsCallError, ConfigError, InvalidEventError } from '../../../lib/errors';
+import { AwsCallError, ConfigError, InvalidEventError, RefusedRequestError } from '../../../lib/errors';
 import { CfnResponseError } from '../../../lib/handlers/cfn-response';
 import { silentLogger } from '../../../lib/logger';
 import { reconcile, teardown } from '../../../lib/reconciler/reconcile';
-import type { ReconcileReport } from '../../../lib/reconciler/types';
-import { lambdaContext, loadEvent, report } from './support';
+import type { ReconcileReport, ReconcilerConfig } from '../../../lib/reconciler/types';
+import { lambdaContext, loadEvent, reconcilerConfig, report } from './support';
 
 jest.mock('../../../lib/reconciler/reconcile', () => ({ reconcile: jest.fn(), teardown: jest.fn() }));
 const mockedReconcile = jest.mocked(reconcile);
 const mockedTeardown = jest.mocked(teardown);
+const cloudformation = mockClient(CloudFormationClient);
 
 const clients = createAwsClients({
   region: 'eu-west-1',
   credentials: { accessKeyId: 'unit', secretAccessKey: 'unit' },
 });
 
-function setup(options: { timeoutMarginMs?: number; failSend?: boolean } = {}) {
+/** The deployment the fixtures' events come from: their StackId and configuration version. */
+const DEPLOYMENT = { stackId: String(loadEvent('create').StackId), configVersion: '3' };
+
+const DEPLOYED_CONFIG = reconcilerConfig({
+  regions: ['eu-west-1', 'us-east-1'],
+  bindings: [
+    { name: 'reports', namespace: 'agents', serviceAccount: 'report-agent', policies: [] },
+    { name: 'metrics', namespace: 'agents', serviceAccount: 'metrics-agent', policies: [] },
+  ],
+});
+
+function stackIs(status: StackStatus): void {
+  cloudformation.on(DescribeStacksCommand, { StackName: DEPLOYMENT.stackId }).resolves({
+    Stacks: [{ StackName: 'irsa-reconciler-uat', StackStatus: status, CreationTime: new Date() }],
+  });
+}
+
+function setup(
+  options: {
+    timeoutMarginMs?: number;
+    failSend?: boolean;
+    loadConfig?: () => Promise<ReconcilerConfig>;
+  } = {},
+) {
   const sent: Array<{ url: string; body: Record<string, unknown> }> = [];
   const sendResponse = jest.fn(async (url: string, body: string) => {
     sent.push({ url, body: JSON.parse(body) });
     if (options.failSend) throw new CfnResponseError('PUT to ResponseURL answered HTTP 403: AccessDenied');
   });
+  const loadConfig = jest.fn(options.loadConfig ?? (async () => DEPLOYED_CONFIG));
   const handler = createHandler({
     clients,
     logger: silentLogger,
     stage: 'uat',
     region: 'eu-west-1',
+    deployment: DEPLOYMENT,
+    loadConfig,
     sendResponse,
     timeoutMarginMs: options.timeoutMarginMs ?? 10_000,
   });
   const invoke = (event: unknown, context: Context = lambdaContext()) => handler(event, context);
-  return { sent, sendResponse, invoke };
+  return { sent, sendResponse, invoke, loadConfig };
 }
 
 const failedAction = (error: string): ReconcileReport['results'][number] => ({
@@ -42,6 +75,8 @@ const failedAction = (error: string): ReconcileReport['results'][number] => ({
 
 describe('the custom resource handler', () => {
   beforeEach(() => {
+    cloudformation.reset();
+    stackIs('DELETE_IN_PROGRESS');
     mockedReconcile.mockReset();
     mockedTeardown.mockReset();
     mockedReconcile.mockResolvedValue(report());
@@ -49,7 +84,7 @@ describe('the custom resource handler', () => {
   });
 
   describe('on Create and Update', () => {
-    it('reconciles the event Config and answers SUCCESS with the stable id and counts as strings', async () => {
+    it('reconciles the deployed configuration and answers SUCCESS with the stable id and counts as strings', async () => {
       // Prepare
       const { sent, invoke } = setup();
       const event = loadEvent('create');
@@ -65,7 +100,7 @@ describe('the custom resource handler', () => {
         deploymentRegion: 'eu-west-1',
         regions: ['eu-west-1', 'us-east-1'],
       });
-      expect(config?.bindings.map((binding) => binding.name)).toEqual(['reports']);
+      expect(config?.bindings.map((binding) => binding.name)).toEqual(['reports', 'metrics']);
       expect(sent).toHaveLength(1);
       expect(sent[0]?.url).toBe(event.ResponseURL);
       expect(sent[0]?.body).toEqual({
@@ -83,6 +118,7 @@ describe('the custom resource handler', () => {
           Failed: '0',
           DryRun: 'false',
           PruneBlocked: '0',
+          Drift: '0',
         },
       });
       expect(result).toEqual({ Status: 'SUCCESS', PhysicalResourceId: 'irsa-reconciler-uat' });
@@ -143,13 +179,16 @@ describe('the custom resource handler', () => {
       expect(sent[0]?.body.Reason).toContain('CloudWatch log stream 2026/11/22/[$LATEST]');
     });
 
-    it('answers FAILED naming the field of an invalid Config, without touching AWS', async () => {
+    it('answers FAILED naming the field of an invalid deployed configuration, without touching AWS', async () => {
       // Prepare
-      const { sent, invoke } = setup();
+      const { sent, invoke } = setup({
+        loadConfig: async () => {
+          throw new ConfigError(
+            'Invalid reconciler configuration in AppConfig ...: bindings[0].namespace: bad',
+          );
+        },
+      });
       const event = loadEvent('create');
-      const config = JSON.parse(String(event.ResourceProperties.Config));
-      config.bindings[0].namespace = 'Agents_With_Capitals';
-      event.ResourceProperties.Config = JSON.stringify(config);
 
       // Act
       await invoke(event);
@@ -158,22 +197,9 @@ describe('the custom resource handler', () => {
       expect(mockedReconcile).not.toHaveBeenCalled();
       expect(sent[0]?.body.Status).toBe('FAILED');
       expect(sent[0]?.body.Reason).toMatch(
-        /^Invalid configuration in ResourceProperties\.Config: bindings\[0\]\.namespace: /,
+        /^Invalid reconciler configuration in AppConfig .*bindings\[0\]\.namespace: /,
       );
       expect(sent[0]?.body.PhysicalResourceId).toBe(`irsa-reconciler-not-created-${event.RequestId}`);
-    });
-
-    it('asks for a JSON string when Config is a nested map', async () => {
-      const { sent, invoke } = setup();
-      const event = loadEvent('update');
-      event.ResourceProperties.Config = { bindings: [] };
-
-      await invoke(event);
-
-      expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'irsa-reconciler-uat' });
-      expect(sent[0]?.body.Reason).toContain(
-        'ResourceProperties.Config is required and must be the reconciler configuration as a JSON string',
-      );
     });
 
     it('answers FAILED with a readable Reason when the reconcile throws, and ends the invocation normally', async () => {
@@ -205,22 +231,63 @@ describe('the custom resource handler', () => {
   });
 
   describe('on Delete', () => {
-    it('tears down with the event Config and answers SUCCESS', async () => {
+    it('tears down with the deployed configuration while the stack is being deleted, and answers SUCCESS', async () => {
       const { sent, invoke } = setup();
 
       await invoke(loadEvent('delete'));
 
       expect(mockedTeardown).toHaveBeenCalledTimes(1);
-      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({
-        stage: 'uat',
-        rolePath: '/irsa-reconciler/uat/',
-      });
+      expect(mockedTeardown.mock.calls[0]?.[1]).toBe(DEPLOYED_CONFIG);
       expect(mockedReconcile).not.toHaveBeenCalled();
       expect(sent[0]?.body).toMatchObject({
         Status: 'SUCCESS',
         PhysicalResourceId: 'irsa-reconciler-uat',
         Data: { Deleted: '4' },
       });
+    });
+
+    it.each<StackStatus>(['ROLLBACK_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'])(
+      'tears down while the stack is %s',
+      async (status) => {
+        stackIs(status);
+        const { sent, invoke } = setup();
+
+        await invoke(loadEvent('delete'));
+
+        expect(mockedTeardown).toHaveBeenCalledTimes(1);
+        expect(sent[0]?.body.Status).toBe('SUCCESS');
+      },
+    );
+
+    it.each<StackStatus>(['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_IN_PROGRESS'])(
+      'refuses a Delete while the stack is %s: nothing is torn down, FAILED',
+      async (status) => {
+        // Prepare
+        stackIs(status);
+        const { sent, invoke } = setup();
+
+        // Act
+        await invoke(loadEvent('delete'));
+
+        // Assess
+        expect(mockedTeardown).not.toHaveBeenCalled();
+        expect(sent[0]?.body).toMatchObject({ Status: 'FAILED', PhysicalResourceId: 'irsa-reconciler-uat' });
+        expect(sent[0]?.body.Reason).toContain(`Delete refused: stack ${DEPLOYMENT.stackId} is ${status}`);
+      },
+    );
+
+    it('refuses a Delete when CloudFormation does not know the stack', async () => {
+      cloudformation.on(DescribeStacksCommand).rejects(
+        Object.assign(new Error(`Stack with id ${DEPLOYMENT.stackId} does not exist`), {
+          name: 'ValidationError',
+        }),
+      );
+      const { sent, invoke } = setup();
+
+      await invoke(loadEvent('delete'));
+
+      expect(mockedTeardown).not.toHaveBeenCalled();
+      expect(sent[0]?.body.Reason).toContain('is not found');
     });
 
     it('answers FAILED when the teardown could not delete a role', async () => {
@@ -238,15 +305,16 @@ describe('the custom resource handler', () => {
     });
 
     it('succeeds without any AWS call after a Create that failed before it started', async () => {
-      // Prepare: the Create answered FAILED for an invalid Config
-      const { sent, invoke } = setup();
-      const create = loadEvent('create');
-      create.ResourceProperties.Config = '{"bindings": [{"name": "Bad Name"}]}';
-      await invoke(create);
+      // Prepare: the Create answered FAILED for an invalid deployed configuration
+      const { sent, invoke } = setup({
+        loadConfig: async () => {
+          throw new ConfigError('bindings[0].name: invalid');
+        },
+      });
+      await invoke(loadEvent('create'));
       const failedCreate = sent[0]?.body;
       const event = loadEvent('delete');
       event.PhysicalResourceId = String(failedCreate?.PhysicalResourceId);
-      event.ResourceProperties.Config = String(create.ResourceProperties.Config);
 
       // Act
       await invoke(event);
@@ -258,45 +326,81 @@ describe('the custom resource handler', () => {
         PhysicalResourceId: failedCreate?.PhysicalResourceId,
       });
       expect(mockedTeardown).not.toHaveBeenCalled();
+      expect(cloudformation.calls()).toHaveLength(0);
+    });
+  });
+
+  describe('with a request that is not from this deployment', () => {
+    it.each(['create', 'update', 'delete'] as const)(
+      'refuses a %s from another stack: no role changes, FAILED at the CloudFormation URL',
+      async (type) => {
+        // Prepare
+        const { sent, invoke, loadConfig } = setup();
+        const event = loadEvent(type);
+        event.StackId = DEPLOYMENT.stackId.replace('irsa-reconciler-uat', 'someone-elses-stack');
+
+        // Act
+        await invoke(event);
+
+        // Assess
+        expect(mockedReconcile).not.toHaveBeenCalled();
+        expect(mockedTeardown).not.toHaveBeenCalled();
+        expect(loadConfig).not.toHaveBeenCalled();
+        expect(sent[0]?.body.Status).toBe('FAILED');
+        expect(sent[0]?.body.Reason).toContain("is not this deployment's stack");
+      },
+    );
+
+    it.each(['create', 'update', 'delete'] as const)(
+      'refuses a %s naming another configuration version (or carrying a Config of its own)',
+      async (type) => {
+        // Prepare
+        const { sent, invoke } = setup();
+        const event = loadEvent(type);
+        event.ResourceProperties.ConfigVersion = '2';
+        event.ResourceProperties.Config = JSON.stringify({ bindings: [{ name: 'x' }] });
+
+        // Act
+        await invoke(event);
+
+        // Assess
+        expect(mockedReconcile).not.toHaveBeenCalled();
+        expect(mockedTeardown).not.toHaveBeenCalled();
+        expect(sent[0]?.body.Reason).toContain(
+          'ResourceProperties.ConfigVersion "2" is not the configuration version',
+        );
+      },
+    );
+
+    it('never reads a configuration from the event: a Config property is ignored', async () => {
+      const { invoke } = setup();
+      const event = loadEvent('update');
+      event.ResourceProperties.Config = JSON.stringify({ bindings: [], clusters: { include: ['*'] } });
+
+      await invoke(event);
+
+      expect(mockedReconcile.mock.calls[0]?.[1]).toBe(DEPLOYED_CONFIG);
     });
 
-    it('still tears down by stage and role path when the Config no longer validates', async () => {
+    it.each([
+      ['http on S3', 'http://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/x'],
+      ['https elsewhere', 'https://attacker.example.com/cfn'],
+      ['S3 lookalike', 'https://s3.amazonaws.com.attacker.example/x'],
+      ['credentials in the URL', 'https://user:pw@bucket.s3.amazonaws.com/x'],
+      ['loopback http', 'http://127.0.0.1:8080/x'],
+    ])("refuses a ResponseURL that is not CloudFormation's (%s) and answers nothing", async (_case, url) => {
       // Prepare
-      const { sent, invoke } = setup();
+      const { sendResponse, invoke } = setup();
       const event = loadEvent('delete');
-      event.ResourceProperties.Config = JSON.stringify({
-        rolePath: '/platform/irsa/',
-        bindings: [
-          {
-            name: 'reports',
-            namespace: 'agents',
-            serviceAccount: 'sa',
-            policies: [{ template: 'removed-template' }],
-          },
-        ],
-      });
+      event.ResponseURL = url;
 
       // Act
-      await invoke(event);
+      const outcome = invoke(event);
 
       // Assess
-      expect(mockedTeardown).toHaveBeenCalledTimes(1);
-      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({
-        stage: 'uat',
-        rolePath: '/platform/irsa/',
-        bindings: [],
-      });
-      expect(sent[0]?.body.Status).toBe('SUCCESS');
-    });
-
-    it('falls back to the stage defaults when even the role path is invalid', async () => {
-      const { invoke } = setup();
-      const event = loadEvent('delete');
-      event.ResourceProperties.Config = '{"rolePath": "no-slashes", "bindings": "oops"}';
-
-      await invoke(event);
-
-      expect(mockedTeardown.mock.calls[0]?.[1]).toMatchObject({ rolePath: '/irsa-reconciler/uat/' });
+      await expect(outcome).rejects.toBeInstanceOf(RefusedRequestError);
+      expect(sendResponse).not.toHaveBeenCalled();
+      expect(mockedTeardown).not.toHaveBeenCalled();
     });
   });
 
@@ -329,7 +433,7 @@ describe('the custom resource handler', () => {
     it('fails the invocation when there is no ResponseURL to answer', async () => {
       const { sendResponse, invoke } = setup();
       const event: Record<string, unknown> = loadEvent('delete');
-      event.ResponseURL = 'not a url';
+      delete event.ResponseURL;
 
       await expect(invoke(event)).rejects.toBeInstanceOf(InvalidEventError);
       expect(sendResponse).not.toHaveBeenCalled();

@@ -1,16 +1,20 @@
 import { ConfigError } from '../../../lib/errors';
 import { loadHandlerEnv } from '../../../lib/handlers/env';
-import { parseReconcilerConfig } from '../../../lib/reconciler/config';
-import { reconcilerConfig } from './support';
 
-jest.mock('../../../lib/reconciler/config', () => ({ parseReconcilerConfig: jest.fn() }));
-const parseConfig = jest.mocked(parseReconcilerConfig);
+const STACK_ID =
+  'arn:aws:cloudformation:eu-west-1:123456789012:stack/irsa-reconciler-uat/5b8f2a10-a8e2-11f1-9a3c-06d1e2b3c4f5';
+const VALID = {
+  STAGE: 'uat',
+  AWS_REGION: 'eu-west-1',
+  CONFIG_APPLICATION_ID: 'abc1234',
+  CONFIG_PROFILE_ID: 'prf5678',
+  CONFIG_VERSION: '3',
+  STACK_ID,
+};
 
-const VALID = { STAGE: 'uat', AWS_REGION: 'eu-west-1', RECONCILER_CONFIG: '{"bindings":[]}' };
-
-function loadError(env: Record<string, string | undefined>, requireReconcilerConfig = true): Error {
+function loadError(env: Record<string, string | undefined>, requireStackId = true): Error {
   try {
-    loadHandlerEnv(env, { requireReconcilerConfig });
+    loadHandlerEnv(env, { requireStackId });
   } catch (error) {
     return error as Error;
   }
@@ -18,40 +22,36 @@ function loadError(env: Record<string, string | undefined>, requireReconcilerCon
 }
 
 describe('loadHandlerEnv', () => {
-  beforeEach(() => {
-    parseConfig.mockReset();
-    parseConfig.mockImplementation((_raw, context) => reconcilerConfig(context));
-  });
-
-  it('loads a complete environment and parses RECONCILER_CONFIG with the stage and region', () => {
+  it('loads a complete environment: stage, region, where the deployed configuration is, the stack', () => {
     // Act
     const env = loadHandlerEnv(
       { ...VALID, LOG_LEVEL: 'debug', AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' },
-      { requireReconcilerConfig: true },
+      { requireStackId: true },
     );
 
     // Assess
-    expect(env).toMatchObject({
+    expect(env).toEqual({
       stage: 'uat',
       region: 'eu-west-1',
       logLevel: 'DEBUG',
       endpoint: 'http://127.0.0.1:5000',
+      configLocation: { applicationId: 'abc1234', profileId: 'prf5678', version: '3' },
+      stackId: STACK_ID,
     });
-    expect(env.config?.stage).toBe('uat');
-    expect(parseConfig).toHaveBeenCalledWith(
-      { bindings: [] },
-      { stage: 'uat', deploymentRegion: 'eu-west-1' },
-    );
   });
 
-  it('defaults LOG_LEVEL to INFO and leaves the endpoint unset', () => {
+  it('defaults LOG_LEVEL to INFO, leaves the endpoint unset and needs no STACK_ID for the schedule', () => {
     const env = loadHandlerEnv(
-      { STAGE: 'prod', AWS_REGION: 'us-gov-west-1' },
-      { requireReconcilerConfig: false },
+      { ...VALID, STAGE: 'prod', AWS_REGION: 'us-gov-west-1', STACK_ID: undefined },
+      { requireStackId: false },
     );
 
-    expect(env).toEqual({ stage: 'prod', region: 'us-gov-west-1', logLevel: 'INFO' });
-    expect(parseConfig).not.toHaveBeenCalled();
+    expect(env).toEqual({
+      stage: 'prod',
+      region: 'us-gov-west-1',
+      logLevel: 'INFO',
+      configLocation: { applicationId: 'abc1234', profileId: 'prf5678', version: '3' },
+    });
   });
 
   it.each([
@@ -61,8 +61,15 @@ describe('loadHandlerEnv', () => {
     [{ ...VALID, AWS_REGION: 'Ireland' }, 'AWS_REGION is not a region name (got "Ireland")'],
     [{ ...VALID, LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of DEBUG, INFO, WARN, ERROR (got "verbose")'],
     [{ ...VALID, AWS_ENDPOINT_URL: 'localhost:5000' }, 'AWS_ENDPOINT_URL must be an http(s) URL'],
-    [{ ...VALID, RECONCILER_CONFIG: undefined }, 'RECONCILER_CONFIG is required'],
-    [{ ...VALID, RECONCILER_CONFIG: '{bindings:' }, 'RECONCILER_CONFIG is not valid JSON'],
+    [{ ...VALID, CONFIG_APPLICATION_ID: undefined }, 'CONFIG_APPLICATION_ID is required'],
+    [{ ...VALID, CONFIG_PROFILE_ID: 'has spaces' }, 'CONFIG_PROFILE_ID is not an AppConfig configuration'],
+    [{ ...VALID, CONFIG_VERSION: '0' }, 'CONFIG_VERSION is not a hosted configuration version number'],
+    [{ ...VALID, CONFIG_VERSION: 'latest' }, 'CONFIG_VERSION is not a hosted configuration version number'],
+    [{ ...VALID, STACK_ID: undefined }, 'STACK_ID is required'],
+    [
+      { ...VALID, STACK_ID: 'irsa-reconciler-uat' },
+      "STACK_ID is not this deployment's CloudFormation stack ARN",
+    ],
   ])('names the variable that is wrong (%#)', (env, expected) => {
     const error = loadError(env);
 
@@ -76,27 +83,13 @@ describe('loadHandlerEnv', () => {
     expect(error.message).toContain('STAGE is required');
     expect(error.message).toContain('AWS_REGION is required');
     expect(error.message).toContain('LOG_LEVEL must be');
+    expect(error.message).toContain('CONFIG_VERSION is required');
+    expect(error.message).not.toContain('STACK_ID');
   });
 
-  it('does not require RECONCILER_CONFIG where the configuration comes from the event', () => {
-    expect(() =>
-      loadHandlerEnv({ STAGE: 'uat', AWS_REGION: 'eu-west-1' }, { requireReconcilerConfig: false }),
-    ).not.toThrow();
-  });
+  it('never reads a configuration from the environment itself', () => {
+    const env = loadHandlerEnv({ ...VALID, RECONCILER_CONFIG: '{"bindings":[]}' }, { requireStackId: true });
 
-  it('prefixes a configuration error with RECONCILER_CONFIG and keeps the field path', () => {
-    // Prepare
-    parseConfig.mockImplementation(() => {
-      throw new ConfigError('bindings[0].namespace: must be a Kubernetes namespace name');
-    });
-
-    // Act
-    const error = loadError(VALID);
-
-    // Assess
-    expect(error).toBeInstanceOf(ConfigError);
-    expect(error.message).toBe(
-      'Invalid Lambda environment: RECONCILER_CONFIG: bindings[0].namespace: must be a Kubernetes namespace name',
-    );
+    expect(Object.keys(env)).not.toContain('config');
   });
 });

@@ -15,7 +15,11 @@ const clients = createAwsClients({
 
 function setup() {
   const logs = captureLogs();
-  const handler = createHandler({ clients, logger: logs.logger, config: reconcilerConfig() });
+  const handler = createHandler({
+    clients,
+    logger: logs.logger,
+    loadConfig: async () => reconcilerConfig({ allowForcePruneOnInvoke: true }),
+  });
   return { ...logs, invoke: (event: unknown) => handler(event, lambdaContext()) };
 }
 
@@ -30,7 +34,10 @@ describe('the scheduled reconcile handler', () => {
 
     const result = await invoke(loadEvent('scheduled'));
 
-    expect(mockedReconcile).toHaveBeenCalledWith(expect.anything(), reconcilerConfig());
+    expect(mockedReconcile).toHaveBeenCalledWith(
+      expect.anything(),
+      reconcilerConfig({ allowForcePruneOnInvoke: true }),
+    );
     expect(result).toMatchObject({
       dryRun: false,
       counts: report().counts,
@@ -126,7 +133,9 @@ describe('the scheduled reconcile handler', () => {
 
     await invoke({ dryRun: true });
 
-    expect(mockedReconcile.mock.calls[0]?.[1]).toEqual(reconcilerConfig({ dryRun: true }));
+    expect(mockedReconcile.mock.calls[0]?.[1]).toEqual(
+      reconcilerConfig({ dryRun: true, allowForcePruneOnInvoke: true }),
+    );
   });
 
   it('lifts the deletion guard for a manual {"forcePrune": true} invoke only', async () => {
@@ -139,12 +148,46 @@ describe('the scheduled reconcile handler', () => {
     expect(mockedReconcile.mock.calls[1]?.[1].forcePrune).toBe(false);
   });
 
+  it('refuses a manual {"forcePrune": true} unless the deployment allows it, and reconciles nothing', async () => {
+    // Prepare
+    const handler = createHandler({
+      clients,
+      logger: captureLogs().logger,
+      loadConfig: async () => reconcilerConfig(),
+    });
+
+    // Act
+    const outcome = handler({ forcePrune: true }, lambdaContext());
+
+    // Assess
+    await expect(outcome).rejects.toBeInstanceOf(InvalidEventError);
+    await expect(outcome).rejects.toThrow('does not set allowForcePruneOnInvoke');
+    expect(mockedReconcile).not.toHaveBeenCalled();
+  });
+
+  it('reads the configuration through the loader it was given, on every invocation', async () => {
+    // Prepare
+    const loadConfig = jest.fn(async () => reconcilerConfig({ tags: { team: 'platform' } }));
+    const handler = createHandler({ clients, logger: captureLogs().logger, loadConfig });
+
+    // Act
+    await handler(loadEvent('scheduled'), lambdaContext());
+    await handler({ dryRun: true }, lambdaContext());
+
+    // Assess
+    expect(loadConfig).toHaveBeenCalledTimes(2);
+    expect(mockedReconcile.mock.calls.map((call) => call[1].tags)).toEqual([
+      { team: 'platform' },
+      { team: 'platform' },
+    ]);
+  });
+
   it('never turns off a configured dry run from a manual payload', async () => {
     const logs = captureLogs();
     const handler = createHandler({
       clients,
       logger: logs.logger,
-      config: reconcilerConfig({ dryRun: true }),
+      loadConfig: async () => reconcilerConfig({ dryRun: true }),
     });
 
     await handler({ dryRun: false }, lambdaContext());

@@ -122,6 +122,7 @@ export function report(overrides: Partial<ReconcileReport> = {}): ReconcileRepor
     regions: [{ region: 'eu-west-1', status: 'complete', clusters: 2 }],
     results: [],
     skipped: [],
+    drift: [],
     counts: { created: 2, updated: 1, deleted: 0, unchanged: 3, skipped: 0, failed: 0 },
     apiCalls: { 'IAM:ListRoles': 1 },
     failed: false,

@@ -42,12 +42,13 @@ function desiredRole(roleName: string, inlinePolicies: Record<string, PolicyDocu
     trustPolicy: TRUST,
     inlinePolicies,
     tags: Object.fromEntries(ownedTagList().map((tag) => [tag.Key, tag.Value])),
+    permissionsBoundaryArn: testConfig().permissionsBoundaryArn,
     description: 'IRSA role',
   };
 }
 
 function planOf(...actions: Action[]): Plan {
-  return { actions, skipped: [] };
+  return { actions, skipped: [], drift: [] };
 }
 
 /** An existing role as GetRole/ListRoleTags return it. */

@@ -2,6 +2,7 @@ import {
   GetRoleCommand,
   GetRolePolicyCommand,
   IAMClient,
+  ListAttachedRolePoliciesCommand,
   ListOpenIDConnectProvidersCommand,
   ListRolePoliciesCommand,
   ListRolesCommand,
@@ -49,6 +50,8 @@ describe('observe', () => {
   beforeEach(() => {
     iam.on(ListOpenIDConnectProvidersCommand).resolves({ OpenIDConnectProviderList: [] });
     iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
+    iam.on(GetRoleCommand).callsFake(({ RoleName }: { RoleName: string }) => ({ Role: role(RoleName) }));
+    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
   });
   afterEach(() => {
     iam.reset();
@@ -162,12 +165,12 @@ describe('observe', () => {
     );
   });
 
-  it('reads the permissions boundary with GetRole only when one is configured', async () => {
+  it('reads the permissions boundary and the attached managed policies of every owned role', async () => {
     // Prepare
     const boundary = 'arn:aws:iam::123456789012:policy/boundary';
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a')] });
+    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a'), role('irsa-b')] });
     iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam.on(GetRoleCommand).resolves({
+    iam.on(GetRoleCommand, { RoleName: 'irsa-a' }).resolves({
       Role: {
         ...role('irsa-a'),
         PermissionsBoundary: {
@@ -176,15 +179,42 @@ describe('observe', () => {
         },
       },
     });
+    iam
+      .on(ListAttachedRolePoliciesCommand, { RoleName: 'irsa-b' })
+      .resolves({
+        AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/x' }],
+        IsTruncated: true,
+        Marker: 'p2',
+      })
+      .on(ListAttachedRolePoliciesCommand, { RoleName: 'irsa-b', Marker: 'p2' })
+      .resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }] });
 
     // Act
-    const without = await observe(testDeps(), testConfig());
-    const withBoundary = await observe(testDeps(), testConfig({ permissionsBoundaryArn: boundary }));
+    const observed = await observe(testDeps(), testConfig());
 
     // Assess
-    expect(without.roles[0]?.permissionsBoundaryArn).toBeUndefined();
-    expect(withBoundary.roles[0]?.permissionsBoundaryArn).toBe(boundary);
-    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 1);
+    const [a, b] = observed.roles;
+    expect(a?.permissionsBoundaryArn).toBe(boundary);
+    expect(a?.attachedPolicyArns).toEqual([]);
+    expect(b?.permissionsBoundaryArn).toBeUndefined();
+    expect(b?.attachedPolicyArns).toEqual([
+      'arn:aws:iam::aws:policy/AdministratorAccess',
+      'arn:aws:iam::aws:policy/x',
+    ]);
+    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 2);
+  });
+
+  it('drops an owned role deleted between its tags and its attached policies', async () => {
+    // Prepare
+    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a')] });
+    iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
+    iam.on(ListAttachedRolePoliciesCommand).rejects(serviceError('NoSuchEntityException', 404));
+
+    // Act
+    const observed = await observe(testDeps(), testConfig());
+
+    // Assess
+    expect(observed.roles).toEqual([]);
   });
 
   it('reuses the provider ARNs discovery already read', async () => {

@@ -38,6 +38,7 @@ describe('computeCounts', () => {
           region: 'eu-west-1',
           clusterName: 'a',
           bindingName: 'b',
+          permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/b',
           oidcProviderArn: 'arn:p',
           trustPolicy: DOC,
           inlinePolicies: {},
@@ -84,6 +85,9 @@ describe('formatReportTable', () => {
         ),
       ],
       skipped: [{ region: 'eu-west-1', clusterName: 'c', reason: 'opted out' }],
+      drift: [
+        { roleName: 'irsa-a', policyArn: 'arn:aws:iam::aws:policy/AdministratorAccess', detach: false },
+      ],
       pruneBlocked: { wouldDelete: 4, owned: 6, maxPruneFraction: 0.5 },
       counts: { created: 0, updated: 0, deleted: 0, unchanged: 1, skipped: 1, failed: 1 },
       apiCalls: { 'IAM:ListRoles': 1, 'IAM:PutRolePolicy': 2 },
@@ -95,6 +99,11 @@ describe('formatReportTable', () => {
 
     // Assess
     expect(lines).toContainEqual(expect.stringMatching(/^no-op\s+irsa-a\s+succeeded$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^irsa-a\s+arn:aws:iam::aws:policy\/AdministratorAccess\s+reported only \(set detachUnmanagedPolicies to detach\)$/,
+      ),
+    );
     expect(lines).toContainEqual(
       expect.stringMatching(/^put-policy\s+irsa-b\s+s3-prefix-access\s+FAILED: AccessDenied: no$/),
     );

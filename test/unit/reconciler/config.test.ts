@@ -30,6 +30,11 @@ function minimalWith(edit: (raw: Record<string, unknown> & { bindings: Record<st
 }
 
 const APP = fixture('minimal.json').bindings;
+/** The keys every configuration must give: an explicit cluster selection and the boundary. */
+const REQUIRED = {
+  clusters: fixture('minimal.json').clusters,
+  permissionsBoundaryArn: fixture('minimal.json').permissionsBoundaryArn,
+};
 
 describe('parseReconcilerConfig', () => {
   it('fills every default for a minimal configuration', () => {
@@ -44,7 +49,7 @@ describe('parseReconcilerConfig', () => {
       stage: 'uat',
       deploymentRegion: 'us-east-2',
       regions: ['us-east-2'],
-      clusters: { include: [], exclude: [], optOutTagKey: 'irsa-reconciler/opt-out' },
+      clusters: { include: ['app-*'], exclude: [], optOutTagKey: 'irsa-reconciler/opt-out' },
       bindings: [
         {
           name: 'app',
@@ -59,9 +64,12 @@ describe('parseReconcilerConfig', () => {
       prune: true,
       maxPruneFraction: 0.5,
       forcePrune: false,
+      allowForcePruneOnInvoke: false,
+      detachUnmanagedPolicies: false,
       dryRun: false,
       createOidcProvider: false,
       concurrency: 8,
+      permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/irsa-reconciler/workload-boundary',
     });
   });
 
@@ -84,14 +92,14 @@ describe('parseReconcilerConfig', () => {
     const second = parseReconcilerConfig(fixture('minimal.json'), CONTEXT);
 
     // Assess
-    expect(second.clusters.include).toEqual([]);
+    expect(second.clusters.include).toEqual(['app-*']);
     expect(second.tags).toEqual({});
   });
 
   it('defaults params to none and policies to an empty list', () => {
     // Act
     const config = parseReconcilerConfig(
-      { bindings: [{ name: 'bare', namespace: 'ns', serviceAccount: 'sa' }] },
+      { ...REQUIRED, bindings: [{ name: 'bare', namespace: 'ns', serviceAccount: 'sa' }] },
       CONTEXT,
     );
 
@@ -102,31 +110,31 @@ describe('parseReconcilerConfig', () => {
   it.each<[string, unknown, RegExp]>([
     ['not an object', null, /^\(config\): /],
     ['missing bindings', {}, /^bindings: is required/],
-    ['a typo at the top level', { bindings: APP, prnue: false }, /^prnue: unknown field/],
+    ['a typo at the top level', { ...REQUIRED, bindings: APP, prnue: false }, /^prnue: unknown field/],
     [
       'a typo in clusters',
-      { bindings: APP, clusters: { incldue: ['a'] } },
+      { ...REQUIRED, bindings: APP, clusters: { incldue: ['a'] } },
       /^clusters\.incldue: unknown field/,
     ],
     [
       'a bad region',
-      { bindings: APP, regions: ['eu-west-1', 'mars-north-1a'] },
+      { ...REQUIRED, bindings: APP, regions: ['eu-west-1', 'mars-north-1a'] },
       /^regions\[1\]: not an AWS region/,
     ],
-    ['no region', { bindings: APP, regions: [] }, /^regions: list at least one region/],
+    ['no region', { ...REQUIRED, bindings: APP, regions: [] }, /^regions: list at least one region/],
     [
       'a region twice',
-      { bindings: APP, regions: ['eu-west-1', 'eu-west-1'] },
+      { ...REQUIRED, bindings: APP, regions: ['eu-west-1', 'eu-west-1'] },
       /^regions\[1\]: "eu-west-1" is listed twice/,
     ],
     [
       'a region of another partition',
-      { bindings: APP, regions: ['eu-west-1', 'cn-north-1'] },
+      { ...REQUIRED, bindings: APP, regions: ['eu-west-1', 'cn-north-1'] },
       /^regions\[1\]: "cn-north-1" is not in partition aws/,
     ],
     [
       'a glob with a slash',
-      { bindings: APP, clusters: { exclude: ['prod/*'] } },
+      { ...REQUIRED, bindings: APP, clusters: { exclude: ['prod/*'] } },
       /^clusters\.exclude\[0\]: /,
     ],
     [
@@ -156,76 +164,106 @@ describe('parseReconcilerConfig', () => {
       ),
       /bindings\[1\]\.policies\[0\]\.tempalte: unknown field/,
     ],
-    ['a relative role path', { bindings: APP, rolePath: 'irsa/' }, /^rolePath: an IAM path/],
-    ['the root role path', { bindings: APP, rolePath: '/' }, /^rolePath: must not be "\/"/],
+    ['a relative role path', { ...REQUIRED, bindings: APP, rolePath: 'irsa/' }, /^rolePath: an IAM path/],
+    ['the root role path', { ...REQUIRED, bindings: APP, rolePath: '/' }, /^rolePath: must not be "\/"/],
     [
       'a long role name prefix',
-      { bindings: APP, roleNamePrefix: 'p'.repeat(25) },
+      { ...REQUIRED, bindings: APP, roleNamePrefix: 'p'.repeat(25) },
       /^roleNamePrefix: at most 24/,
     ],
     [
       'a role name prefix with a slash',
-      { bindings: APP, roleNamePrefix: 'a/b' },
+      { ...REQUIRED, bindings: APP, roleNamePrefix: 'a/b' },
       /^roleNamePrefix: IAM role name/,
     ],
     [
       'a boundary that is not a policy ARN',
-      { bindings: APP, permissionsBoundaryArn: 'arn:aws:iam::123456789012:role/x' },
+      { ...REQUIRED, bindings: APP, permissionsBoundaryArn: 'arn:aws:iam::123456789012:role/x' },
       /^permissionsBoundaryArn: an IAM managed policy ARN/,
     ],
     [
       'a boundary of another partition',
-      { bindings: APP, permissionsBoundaryArn: 'arn:aws-cn:iam::123456789012:policy/b' },
+      { ...REQUIRED, bindings: APP, permissionsBoundaryArn: 'arn:aws-cn:iam::123456789012:policy/b' },
       /^permissionsBoundaryArn: partition aws-cn does not match aws/,
     ],
     [
       'a tag overriding an ownership tag',
-      { bindings: APP, tags: { 'irsa-reconciler/stage': 'prod' } },
+      { ...REQUIRED, bindings: APP, tags: { 'irsa-reconciler/stage': 'prod' } },
       /^tags\.irsa-reconciler\/stage: keys starting with "irsa-reconciler\/" are the reconciler's ownership tags/,
     ],
     [
       'an ownership tag in another case',
-      { bindings: APP, tags: { 'IRSA-Reconciler/Managed-By': 'me' } },
+      { ...REQUIRED, bindings: APP, tags: { 'IRSA-Reconciler/Managed-By': 'me' } },
       /^tags\.IRSA-Reconciler\/Managed-By: keys starting with "irsa-reconciler\/"/,
     ],
     [
       'an aws: tag',
-      { bindings: APP, tags: { 'aws:owner': 'x' } },
+      { ...REQUIRED, bindings: APP, tags: { 'aws:owner': 'x' } },
       /^tags\.aws:owner: keys starting with "aws:"/,
     ],
-    ['a tag value too long', { bindings: APP, tags: { team: 'x'.repeat(257) } }, /^tags\.team: at most 256/],
-    ['a tag key too long', { bindings: APP, tags: { ['k'.repeat(129)]: 'v' } }, /^tags\.k+: at most 128/],
+    [
+      'a tag value too long',
+      { ...REQUIRED, bindings: APP, tags: { team: 'x'.repeat(257) } },
+      /^tags\.team: at most 256/,
+    ],
+    [
+      'a tag key too long',
+      { ...REQUIRED, bindings: APP, tags: { ['k'.repeat(129)]: 'v' } },
+      /^tags\.k+: at most 128/,
+    ],
     [
       'two tag keys differing in case only',
-      { bindings: APP, tags: { Team: 'a', team: 'b' } },
+      { ...REQUIRED, bindings: APP, tags: { Team: 'a', team: 'b' } },
       /^tags\.team: same key as "Team"/,
     ],
     [
       'too many tags',
-      { bindings: APP, tags: Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`t${i}`, 'v'])) },
+      {
+        ...REQUIRED,
+        bindings: APP,
+        tags: Object.fromEntries(Array.from({ length: 46 }, (_, i) => [`t${i}`, 'v'])),
+      },
       /^tags: at most 45 tags/,
     ],
     [
       'a zero prune fraction',
-      { bindings: APP, maxPruneFraction: 0 },
+      { ...REQUIRED, bindings: APP, maxPruneFraction: 0 },
       /^maxPruneFraction: must be greater than 0/,
     ],
     [
       'a prune fraction over 1',
-      { bindings: APP, maxPruneFraction: 1.5 },
+      { ...REQUIRED, bindings: APP, maxPruneFraction: 1.5 },
       /^maxPruneFraction: must be at most 1/,
     ],
-    ['a prune fraction as text', { bindings: APP, maxPruneFraction: '0.5' }, /^maxPruneFraction: /],
-    ['prune as text', { bindings: APP, prune: 'yes' }, /^prune: Invalid input: expected boolean/],
-    ['a fractional concurrency', { bindings: APP, concurrency: 2.5 }, /^concurrency: must be a whole number/],
-    ['a zero concurrency', { bindings: APP, concurrency: 0 }, /^concurrency: /],
+    [
+      'a prune fraction as text',
+      { ...REQUIRED, bindings: APP, maxPruneFraction: '0.5' },
+      /^maxPruneFraction: /,
+    ],
+    [
+      'prune as text',
+      { ...REQUIRED, bindings: APP, prune: 'yes' },
+      /^prune: Invalid input: expected boolean/,
+    ],
+    [
+      'a fractional concurrency',
+      { ...REQUIRED, bindings: APP, concurrency: 2.5 },
+      /^concurrency: must be a whole number/,
+    ],
+    ['a zero concurrency', { ...REQUIRED, bindings: APP, concurrency: 0 }, /^concurrency: /],
   ])('rejects %s, naming the field', (_case, raw, message) => {
     expect(configError(raw).message).toMatch(message);
   });
 
   it('lists every problem at once', () => {
     // Act
-    const error = configError({ bindings: APP, regions: ['nowhere'], concurrency: -1, extra: 1 });
+    const error = configError({
+      ...REQUIRED,
+      bindings: APP,
+      regions: ['nowhere'],
+      concurrency: -1,
+      extra: 1,
+    });
 
     // Assess
     expect(error.message.split('\n').sort()).toEqual([

@@ -77,7 +77,9 @@ describe('desiredState', () => {
     });
     expect(role?.trustPolicy.Statement[0]?.Principal).toEqual({ Federated: providerArnOf(cluster) });
     expect(Object.keys(role?.inlinePolicies ?? {})).toEqual(['s3-prefix-access']);
-    expect(JSON.stringify(role?.inlinePolicies)).toContain('arn:aws:s3:::acme-data/payments/prod/*');
+    expect(JSON.stringify(role?.inlinePolicies)).toContain(
+      'arn:aws:s3:::acme-data/payments/eu-west-1/prod/*',
+    );
     expect(role?.description).toContain('system:serviceaccount:payments:payments-api');
   });
 

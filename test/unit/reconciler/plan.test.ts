@@ -185,21 +185,48 @@ describe('plan', () => {
     ]);
   });
 
-  it('sets, changes and removes the permissions boundary', () => {
+  it('gives the boundary to an owned role without one, and swaps a different one for it; never removes it', () => {
     // Prepare
     const boundary = 'arn:aws:iam::123456789012:policy/boundary';
     const discovery = makeDiscovery([completeScan(EU, [prod])]);
-    const without = rolesFor(makeConfig(), discovery.regions);
-    const withBoundary = rolesFor(makeConfig({ permissionsBoundaryArn: boundary }), discovery.regions);
+    const [role] = rolesFor(makeConfig({ permissionsBoundaryArn: boundary }), discovery.regions);
+    if (!role) throw new Error('no role');
+    const unbounded: ObservedRole = { ...role };
+    delete unbounded.permissionsBoundaryArn;
+    const otherBoundary: ObservedRole = {
+      ...role,
+      permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/other',
+    };
 
     // Act
-    const add = planFor(makeConfig({ permissionsBoundaryArn: boundary }), discovery, without).actions;
-    const remove = planFor(makeConfig(), discovery, withBoundary).actions;
+    const add = planFor(makeConfig({ permissionsBoundaryArn: boundary }), discovery, [unbounded]).actions;
+    const swap = planFor(makeConfig({ permissionsBoundaryArn: boundary }), discovery, [
+      otherBoundary,
+    ]).actions;
 
     // Assess
-    const roleName = without[0]?.roleName;
+    const roleName = role.roleName;
     expect(add).toEqual([{ kind: 'set-boundary', roleName, permissionsBoundaryArn: boundary }]);
-    expect(remove).toEqual([{ kind: 'set-boundary', roleName, permissionsBoundaryArn: null }]);
+    expect(swap).toEqual([{ kind: 'set-boundary', roleName, permissionsBoundaryArn: boundary }]);
+  });
+
+  it('reports a managed policy attached by hand to an owned role, and detaches it only when configured', () => {
+    // Prepare
+    const discovery = makeDiscovery([completeScan(EU, [prod])]);
+    const [role] = rolesFor(makeConfig(), discovery.regions);
+    if (!role) throw new Error('no role');
+    const admin = 'arn:aws:iam::aws:policy/AdministratorAccess';
+    const drifted: ObservedRole = { ...role, attachedPolicyArns: [admin] };
+
+    // Act
+    const reported = planFor(makeConfig(), discovery, [drifted]);
+    const detached = planFor(makeConfig({ detachUnmanagedPolicies: true }), discovery, [drifted]);
+
+    // Assess
+    expect(reported.actions).toEqual([{ kind: 'no-op', roleName: role.roleName }]);
+    expect(reported.drift).toEqual([{ roleName: role.roleName, policyArn: admin, detach: false }]);
+    expect(detached.actions).toEqual([{ kind: 'detach-policy', roleName: role.roleName, policyArn: admin }]);
+    expect(detached.drift).toEqual([{ roleName: role.roleName, policyArn: admin, detach: true }]);
   });
 
   it('leaves a role it does not own alone even when it holds the desired name', () => {

@@ -30,9 +30,12 @@ export const WORKER_BINDING = {
 };
 
 /** A configuration through the real parser (so defaults are the real ones); one binding unless given. */
+/** The boundary every test configuration names (the configuration requires one). */
+export const BOUNDARY_ARN = `arn:aws:iam::${ACCOUNT.accountId}:policy/irsa-reconciler/dev/workload-boundary`;
+
 export function makeConfig(raw: Record<string, unknown> = {}): ReconcilerConfig {
   return parseReconcilerConfig(
-    { bindings: [APP_BINDING], ...raw },
+    { bindings: [APP_BINDING], clusters: { include: ['*'] }, permissionsBoundaryArn: BOUNDARY_ARN, ...raw },
     { stage: STAGE, deploymentRegion: DEPLOYMENT_REGION },
   );
 }
@@ -86,6 +89,7 @@ export function observedFrom(roles: DesiredRole[]): ObservedRole[] {
         })),
       ]),
       skipped: [],
+      drift: [],
     },
     ACCOUNT,
   ).roles;
@@ -100,6 +104,7 @@ export function foreignRole(roleName: string, overrides: Partial<ObservedRole> =
     trustPolicy: { Version: '2012-10-17', Statement: [] },
     tags: {},
     inlinePolicies: {},
+    attachedPolicyArns: [],
     ...overrides,
   };
 }

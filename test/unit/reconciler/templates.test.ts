@@ -137,7 +137,7 @@ describe('renderTrustPolicy', () => {
 });
 
 describe('renderPolicyTemplate', () => {
-  it('limits S3 access to the bucket and the per-cluster prefix', () => {
+  it('limits S3 access to the bucket and the per-region, per-cluster prefix', () => {
     // Act
     const policy = render('s3-prefix-access', { BucketName: 'acme-data', Prefix: 'teams/payments' });
 
@@ -148,13 +148,17 @@ describe('renderPolicyTemplate', () => {
         Effect: 'Allow',
         Action: 's3:ListBucket',
         Resource: 'arn:aws:s3:::acme-data',
-        Condition: { StringLike: { 's3:prefix': ['teams/payments/prod-eu/', 'teams/payments/prod-eu/*'] } },
+        Condition: {
+          StringLike: {
+            's3:prefix': ['teams/payments/eu-west-1/prod-eu/', 'teams/payments/eu-west-1/prod-eu/*'],
+          },
+        },
       },
       {
         Sid: 'ObjectsUnderClusterPrefix',
         Effect: 'Allow',
         Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-        Resource: 'arn:aws:s3:::acme-data/teams/payments/prod-eu/*',
+        Resource: 'arn:aws:s3:::acme-data/teams/payments/eu-west-1/prod-eu/*',
       },
     ]);
   });

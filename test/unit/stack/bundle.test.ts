@@ -124,9 +124,9 @@ describe('the packaged bundles', () => {
   });
 
   describe('reconcile', () => {
-    it('names RECONCILER_CONFIG when it is missing', async () => {
+    it('names CONFIG_VERSION when it is missing', async () => {
       // Prepare
-      const { RECONCILER_CONFIG: _omitted, ...env } = templateEnv('ReconcileLambdaFunction');
+      const { CONFIG_VERSION: _omitted, ...env } = templateEnv('ReconcileLambdaFunction');
       // Act
       const outcome = await invokeBundledHandler(
         dirOf('reconcile'),
@@ -140,12 +140,12 @@ describe('the packaged bundles', () => {
       // Assess
       expect(outcome).toMatchObject({
         ok: false,
-        error: { name: 'ConfigError', message: expect.stringContaining('RECONCILER_CONFIG is required') },
+        error: { name: 'ConfigError', message: expect.stringContaining('CONFIG_VERSION is required') },
       });
     });
 
-    it('accepts the packaged configuration and then judges the event', async () => {
-      // Act: a configuration error would surface before the event is looked at.
+    it('accepts the packaged environment and then judges the event', async () => {
+      // Act: an environment error would surface before the event is looked at.
       const outcome = await invokeBundledHandler(
         dirOf('reconcile'),
         handlerFile('reconcile'),
@@ -192,14 +192,12 @@ describe('the packaged bundles', () => {
 
     const env = () => ({ ...LAMBDA_ENV, ...templateEnv('CustomResourceLambdaFunction') });
 
-    it('PUTs FAILED, naming the field, for a Create whose configuration is invalid', async () => {
+    it('PUTs FAILED for a Create from another stack, before any AWS call', async () => {
       // Prepare
       const event = structuredClone(fixture('cloudformation/create.json'));
       event.ResponseURL = responseUrl;
-      event.ResourceProperties = {
-        ...(event.ResourceProperties as object),
-        Config: '{"regions":"eu-west-1"}',
-      };
+      event.StackId = String(event.StackId).replace('irsa-reconciler-uat', 'another-stack');
+      event.ResourceProperties = { ...(event.ResourceProperties as object), ConfigVersion: '1' };
       // Act
       await invokeBundledHandler(dirOf('customResource'), handlerFile('customResource'), event, env());
       // Assess
@@ -209,11 +207,27 @@ describe('the packaged bundles', () => {
         url: '/cfn-response?X-Amz-Signature=abc',
         body: {
           Status: 'FAILED',
-          Reason: expect.stringContaining('regions'),
+          Reason: expect.stringContaining("is not this deployment's stack"),
           RequestId: event.RequestId,
           LogicalResourceId: 'IrsaReconciler',
         },
       });
+    });
+
+    it("answers nothing to a ResponseURL that is not CloudFormation's", async () => {
+      // Prepare
+      const event = structuredClone(fixture('cloudformation/delete.json'));
+      event.ResponseURL = 'https://collector.example.com/cfn';
+      // Act
+      const outcome = await invokeBundledHandler(
+        dirOf('customResource'),
+        handlerFile('customResource'),
+        event,
+        env(),
+      );
+      // Assess
+      expect(outcome).toMatchObject({ ok: false, error: { name: 'RefusedRequestError' } });
+      expect(responses).toHaveLength(0);
     });
 
     it('PUTs SUCCESS for the Delete that rolls back a Create which never started', async () => {
@@ -221,6 +235,7 @@ describe('the packaged bundles', () => {
       const event = structuredClone(fixture('cloudformation/delete.json'));
       event.ResponseURL = responseUrl;
       event.PhysicalResourceId = 'irsa-reconciler-not-created-9d2f7c1e';
+      event.ResourceProperties = { ...(event.ResourceProperties as object), ConfigVersion: '1' };
       // Act
       await invokeBundledHandler(dirOf('customResource'), handlerFile('customResource'), event, env());
       // Assess

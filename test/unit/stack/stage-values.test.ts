@@ -11,7 +11,23 @@ function stageFile(overrides: Record<string, unknown> = {}, reconciler: Record<s
     createDataBucketUser: false,
     createAppConfig: false,
     ...overrides,
-    reconciler: { bindings: [], ...reconciler },
+    reconciler: { bindings: [], clusters: { include: ['uat-*'] }, ...reconciler },
+  };
+}
+
+/** A binding like the samples': per-cluster S3 prefix in the data bucket and one secret. */
+function binding(name: string, prefix = name) {
+  return {
+    name,
+    namespace: 'cost',
+    serviceAccount: name,
+    policies: [
+      { template: 's3-prefix-access', params: { BucketName: '${DataBucket}', Prefix: prefix } },
+      {
+        template: 'secretsmanager-read',
+        params: { SecretArns: [`arn:aws:secretsmanager:eu-west-1:111122223333:secret:${name}-AbCdEf`] },
+      },
+    ],
   };
 }
 
@@ -28,23 +44,30 @@ describe('toCloudFormationString', () => {
 });
 
 describe('stageValues', () => {
-  it('writes the default role path and switches into the configuration and derives the parameters', () => {
+  it('writes the role path, name prefix and the stack-made boundary into the configuration', () => {
     // Act
     const values = stageValues(stageFile(), 'uat');
+
     // Assess
     expect(values.rolePath).toBe('/irsa-reconciler/uat/');
-    expect(values.json).toBe('{"bindings":[],"rolePath":"/irsa-reconciler/uat/","createOidcProvider":false}');
+    expect(values.roleNamePrefix).toBe('irsa-');
+    expect(values.functionRolePath).toBe('/irsa-reconciler-functions/uat/');
+    expect(values.json).toEqual({
+      'Fn::Sub':
+        '{"bindings":[],"clusters":{"include":["uat-*"]},"rolePath":"/irsa-reconciler/uat/","roleNamePrefix":"irsa-","createOidcProvider":false,"permissionsBoundaryArn":"${WorkloadBoundary}"}',
+    });
+    expect(values.permissionsBoundaryArn).toEqual({ Ref: 'WorkloadBoundary' });
+    expect(Object.keys(values.boundaryResources)).toEqual(['WorkloadBoundary']);
     expect(values.chartPath).toBe('charts');
+    expect(values.appConfigResourcesFile).toBe('none.yml');
     expect(values.parameters).toEqual({
       CreateOidcProvider: 'false',
-      UsePermissionsBoundary: 'false',
       DataReadRoleName: '',
       CreateDataBucketUser: 'false',
-      CreateAppConfig: 'false',
     });
   });
 
-  it('keeps a permissions boundary in the configuration and turns its IAM condition on', () => {
+  it('uses the boundary the stage names, and then makes none', () => {
     // Prepare
     const boundary = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/boundary';
     // Act
@@ -53,27 +76,72 @@ describe('stageValues', () => {
       'prod',
     );
     // Assess
-    expect(values.parameters).toMatchObject({ UsePermissionsBoundary: 'true', CreateOidcProvider: 'true' });
+    expect(values.parameters).toMatchObject({ CreateOidcProvider: 'true' });
     expect(values.permissionsBoundaryArn).toEqual({ 'Fn::Sub': boundary });
+    expect(values.boundaryResources).toEqual({});
     expect(values.config).toMatchObject({
       permissionsBoundaryArn: boundary,
       rolePath: '/irsa-reconciler/prod/',
     });
   });
 
-  it('guards AppConfig tokens with the AppConfigCreation condition', () => {
-    // Prepare
-    const reconciler = { tags: { app: '${AppConfigApplication}' } };
+  it('makes the boundary the ceiling of the bindings: every cluster of every binding, nothing more', () => {
     // Act
-    const values = stageValues(stageFile({ createAppConfig: true }, reconciler), 'uat');
+    const values = stageValues(
+      stageFile({}, { bindings: [binding('exporter'), binding('dashboard')] }),
+      'uat',
+    );
+
     // Assess
-    expect(values.json).toEqual({
-      'Fn::If': [
-        'AppConfigCreation',
-        { 'Fn::Sub': expect.stringContaining('${AppConfigApplication}') },
-        { Ref: 'AWS::NoValue' },
-      ],
-    });
+    const policy = values.boundaryResources.WorkloadBoundary?.Properties.PolicyDocument as {
+      'Fn::Sub': string;
+    };
+    const document = JSON.parse(policy['Fn::Sub']) as { Statement: Record<string, unknown>[] };
+    expect(document.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Condition: { StringLike: { 's3:prefix': ['exporter/*/*/', 'exporter/*/*/*'] } },
+        Resource: 'arn:${AWS::Partition}:s3:::${DataBucket}',
+      },
+      {
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        Resource: [
+          'arn:${AWS::Partition}:s3:::${DataBucket}/exporter/*/*/*',
+          'arn:${AWS::Partition}:s3:::${DataBucket}/dashboard/*/*/*',
+        ],
+      },
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: [
+          'arn:aws:secretsmanager:eu-west-1:111122223333:secret:exporter-AbCdEf',
+          'arn:aws:secretsmanager:eu-west-1:111122223333:secret:dashboard-AbCdEf',
+        ],
+      },
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Condition: { StringLike: { 's3:prefix': ['dashboard/*/*/', 'dashboard/*/*/*'] } },
+        Resource: 'arn:${AWS::Partition}:s3:::${DataBucket}',
+      },
+    ]);
+  });
+
+  it('deploys a configuration of 50 bindings: the boundary fits IAM, the configuration AppConfig', () => {
+    // Prepare
+    const bindings = Array.from({ length: 50 }, (_, index) => binding(`agent-${index}`));
+
+    // Act
+    const values = stageValues(stageFile({}, { bindings }), 'uat');
+
+    // Assess
+    const policy = values.boundaryResources.WorkloadBoundary?.Properties.PolicyDocument as {
+      'Fn::Sub': string;
+    };
+    expect(policy['Fn::Sub'].replace(/\$\{[A-Za-z:]+\}/g, 'x'.repeat(20)).length).toBeLessThanOrEqual(6144);
+    expect((values.config.bindings as unknown[]).length).toBe(50);
   });
 
   it.each([
@@ -86,6 +154,26 @@ describe('stageValues', () => {
       'a role path without its trailing slash',
       stageFile({}, { rolePath: '/irsa' }),
       /reconciler\.rolePath must be an IAM path/,
+    ],
+    [
+      "a role path over the execution roles' path",
+      stageFile({}, { rolePath: '/irsa-reconciler-functions/uat/workloads/' }),
+      /overlaps the execution roles' path \/irsa-reconciler-functions\/uat\//,
+    ],
+    [
+      "a role path holding the execution roles' path",
+      stageFile({}, { rolePath: '/irsa-reconciler-functions/' }),
+      /overlaps the execution roles' path/,
+    ],
+    [
+      'a configuration that selects no cluster explicitly',
+      stageFile({}, { clusters: { exclude: ['x'] } }),
+      /reconciler: clusters: select clusters explicitly/,
+    ],
+    [
+      'a configuration the reconciler would refuse, naming the field',
+      stageFile({}, { bindings: [{ ...binding('a'), namespace: 'Not_A_Namespace' }] }),
+      /reconciler: bindings\[0\]\.namespace: /,
     ],
     [
       'a switch given as a string',
@@ -102,14 +190,6 @@ describe('stageValues', () => {
       'a role name with a slash',
       stageFile({ dataReadRoleName: 'a/b' }),
       /dataReadRoleName must be an IAM role name/,
-    ],
-    [
-      'a configuration over the Lambda environment limit',
-      stageFile(
-        {},
-        { tags: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`key-${i}`, 'value'])) },
-      ),
-      /limited to 4 KB/,
     ],
   ])('refuses %s, naming the stage file and key', (_name, file, message) => {
     expect(() => stageValues(file, 'uat')).toThrow(message);

@@ -255,42 +255,55 @@ describe('the packaged template', () => {
     expect(dependsOn(resource('IrsaReconciler'))).toEqual([]);
   });
 
-  it('gives the custom resource the same configuration as the schedule, as one JSON property', () => {
+  it('writes the configuration to AppConfig once, and points both reconciling functions at that version', () => {
     // Prepare
     const customResource = resource('IrsaReconciler');
+    const version = { 'Fn::GetAtt': ['ReconcilerConfigVersion', 'VersionNumber'] };
     // Assess
     expect(customResource.Type).toBe('Custom::IrsaReconciler');
-    expect(customResource.Properties).toMatchObject({
+    expect(customResource.Properties).toEqual({
       ServiceToken: { 'Fn::GetAtt': ['CustomResourceLambdaFunction', 'Arn'] },
+      ServiceTimeout: 900,
+      ConfigVersion: version,
     });
-    expect(customResource.Properties?.Config).toEqual(
-      environment('ReconcileLambdaFunction').RECONCILER_CONFIG,
-    );
+    for (const id of ['ReconcileLambdaFunction', 'CustomResourceLambdaFunction']) {
+      expect(environment(id)).toMatchObject({
+        CONFIG_APPLICATION_ID: { 'Fn::GetAtt': ['ReconcilerConfigApplication', 'ApplicationId'] },
+        CONFIG_PROFILE_ID: { 'Fn::GetAtt': ['ReconcilerConfigProfile', 'ConfigurationProfileId'] },
+        CONFIG_VERSION: version,
+      });
+      expect(environment(id)).not.toHaveProperty('RECONCILER_CONFIG');
+    }
+    expect(environment('CustomResourceLambdaFunction').STACK_ID).toEqual({ Ref: 'AWS::StackId' });
+    expect(props('ReconcilerConfigVersion')).toMatchObject({ ContentType: 'application/json' });
     expect(environment('ReconcileLambdaFunction').STAGE).toBe(
       environment('CustomResourceLambdaFunction').STAGE,
     );
   });
 
-  it('carries a configuration the reconciler accepts, with the role path the IAM policy is scoped to', () => {
+  it('carries a configuration the reconciler accepts, with the role path and boundary the IAM policy is scoped to', () => {
     // Prepare: resolve the CloudFormation tokens as a deploy would.
-    const text = resolveTokens(resource('IrsaReconciler').Properties?.Config);
+    const text = resolveTokens(props('ReconcilerConfigVersion').Content);
     const stage = String(environment('ReconcileLambdaFunction').STAGE);
     // Act
     const config = parseReconcilerConfig(JSON.parse(text), { stage, deploymentRegion: 'eu-west-1' });
     // Assess
     const policy = JSON.stringify(props('ReconcilePolicy'));
     expect(config.rolePath).toBe(`/irsa-reconciler/${stage}/`);
-    expect(policy).toContain(`:role${config.rolePath}*`);
+    expect(policy).toContain(`:role${config.rolePath}${config.roleNamePrefix}*`);
+    expect(config.permissionsBoundaryArn).toBe(resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }));
     expect(text).not.toMatch(/\$\{/);
   });
 
-  it('limits the IAM writes of the reconcilers to roles under their path, OIDC providers to a condition', () => {
+  it('limits the IAM writes of the reconcilers to bounded, owned roles under their path and name prefix', () => {
     // Prepare
-    const statements = identityPolicyStatements(template).filter(({ where }) => where === 'ReconcilePolicy');
+    const statements = identityPolicyStatements(template).filter(
+      ({ where, statement }) => where === 'ReconcilePolicy' && statement.Effect === 'Allow',
+    );
     const iamWrites = statements.filter(({ statement }) =>
       [statement.Action]
         .flat()
-        .some((action) => /^iam:(Create|Delete|Update|Put|Tag|Untag)/.test(String(action))),
+        .some((action) => /^iam:(Create|Delete|Update|Put|Tag|Untag|Detach|Attach)/.test(String(action))),
     );
     // Assess
     expect(iamWrites.length).toBeGreaterThan(0);
@@ -300,8 +313,9 @@ describe('the packaged template', () => {
       expect(resourceText).toMatch(
         oidc
           ? /:oidc-provider\/oidc\.eks\.\*"/
-          : /arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/irsa-reconciler\/[a-z]+\/\*"/,
+          : /arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/irsa-reconciler\/[a-z]+\/irsa-\*"/,
       );
+      if (!oidc) expect(JSON.stringify(statement.Condition)).toContain('irsa-reconciler/managed-by');
     }
     const document = props('ReconcilePolicy').PolicyDocument as { Statement: unknown[] };
     const oidcStatement = document.Statement.find((statement) =>
@@ -313,6 +327,16 @@ describe('the packaged template', () => {
     expect(template.Conditions?.OidcProviderCreation).toEqual({
       'Fn::Equals': [{ Ref: 'CreateOidcProvider' }, 'true'],
     });
+  });
+
+  it('keeps the execution roles on a path no reconciler statement reaches, and denies it besides', () => {
+    for (const id of ['ReconcileRole', 'CustomResourceRole', 'ReindexRole']) {
+      expect(props(id).Path).toMatch(/^\/irsa-reconciler-functions\/[a-z]+\/$/);
+    }
+    const deny = identityPolicyStatements(template).find(
+      ({ where, statement }) => where === 'ReconcilePolicy' && statement.Sid === 'DenyFunctionRoles',
+    );
+    expect(deny?.statement).toMatchObject({ Effect: 'Deny', Action: ['iam:*', 'sts:*'] });
   });
 
   it('limits the indexer to its bucket and prefix', () => {
@@ -410,9 +434,16 @@ describe('the packaged template', () => {
     expect(JSON.stringify(template)).not.toMatch(/SecretString|SecretAccessKey/);
   });
 
-  it('makes the AppConfig resources optional', () => {
+  it('versions the data bucket and expires noncurrent versions, since workload roles may delete objects', () => {
+    expect(props('DataBucket').VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(JSON.stringify(props('DataBucket').LifecycleConfiguration)).toContain(
+      'NoncurrentVersionExpiration',
+    );
+  });
+
+  it('includes the AppConfig resources of the uat stage file (createAppConfig: true)', () => {
     for (const id of ['AppConfigApplication', 'AppConfigEnvironment', 'AppConfigProfile']) {
-      expect(resource(id).Condition).toBe('AppConfigCreation');
+      expect(resource(id).Type).toMatch(/^AWS::AppConfig::/);
     }
   });
 
