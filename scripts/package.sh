@@ -16,4 +16,7 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PR
   AWS_SDK_LOAD_CONFIG=0 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
   SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off NPM_CONFIG_UPDATE_NOTIFIER=false \
   timeout 600 npx --no-install serverless package --stage "$stage"
-echo "package: .serverless/ holds the $stage template and bundles" >&2
+# Every stage's template is kept, for the IAM evaluation suite (test/unit/stack/iam-evaluation.test.ts).
+mkdir -p .packaged
+cp .serverless/cloudformation-template-update-stack.json ".packaged/$stage.json"
+echo "package: .serverless/ holds the $stage template and bundles; .packaged/$stage.json the template" >&2

@@ -1,0 +1,486 @@
+import { parseReconcilerConfig } from '../../../lib/reconciler/config';
+import { desiredState } from '../../../lib/reconciler/desired';
+import type { PolicyStatement } from '../../../lib/reconciler/types';
+import {
+  ACCOUNT_ID,
+  type Decision,
+  evaluate,
+  identityPoliciesOf,
+  type NamedPolicy,
+  policyDocumentOf,
+  REGION,
+  readStageTemplate,
+  resolveCfn,
+} from '../../support/iam-evaluation';
+
+/**
+ * The packaged execution policies of both stages, evaluated by a real IAM policy evaluation engine.
+ * Every known path from the reconciler's permissions to more permissions is tried and must be denied;
+ * the calls the reconciler really makes (with their request context: resource, tags, boundary) must be
+ * allowed. A change of iam.yml that reopens a path fails here. The calls recorded from the packaged
+ * bundles in the emulator are evaluated the same way in test/emulator/stack-bundle.test.ts.
+ */
+
+const STAGES = ['uat', 'prod'] as const;
+const ADMIN_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }],
+});
+const ADMINISTRATOR_ACCESS = 'arn:aws:iam::aws:policy/AdministratorAccess';
+
+interface Attempt {
+  name: string;
+  action: string;
+  resource: string;
+  context?: Record<string, string | string[]>;
+}
+
+describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
+  const template = readStageTemplate(stage);
+  const context = { stage };
+  const content = resolveCfn(
+    template,
+    template.Resources.ReconcilerConfigVersion?.Properties?.Content,
+    context,
+  );
+  const config = parseReconcilerConfig(JSON.parse(String(content)), { stage, deploymentRegion: REGION });
+  const boundaryArn = config.permissionsBoundaryArn;
+  const role = (path: string, name: string) => `arn:aws:iam::${ACCOUNT_ID}:role${path}${name}`;
+  const functionsPath = String(template.Resources.ReconcileRole?.Properties?.Path);
+  const ownRole = role(functionsPath, 'ReconcileRole');
+  const indexerRole = role(functionsPath, 'ReindexRole');
+  const managed = role(config.rolePath, `${config.roleNamePrefix}prod-eu-1-cost-exporter-0123456789`);
+  const owned = {
+    'iam:PermissionsBoundary': boundaryArn,
+    'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:ResourceTag/irsa-reconciler/stage': stage,
+  };
+  const createTags = {
+    'aws:RequestTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:RequestTag/irsa-reconciler/stage': stage,
+    'aws:RequestTag/irsa-reconciler/cluster': 'prod-eu-1',
+    'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage', 'irsa-reconciler/cluster'],
+  };
+
+  describe.each(['ReconcileRole', 'CustomResourceRole'])('the reconciler role %s', (roleId) => {
+    const policies: NamedPolicy[] = identityPoliciesOf(template, roleId, context);
+    const decide = (attempt: Attempt): Promise<Decision> =>
+      evaluate({
+        principal: role(functionsPath, roleId),
+        action: attempt.action,
+        resource: attempt.resource,
+        ...(attempt.context ? { context: attempt.context } : {}),
+        identityPolicies: policies,
+      });
+
+    const escalations: Attempt[] = [
+      {
+        name: 'an admin inline policy on its own execution role',
+        action: 'iam:PutRolePolicy',
+        resource: ownRole,
+      },
+      {
+        name: 'an admin inline policy on its own role, forging the ownership tags and boundary',
+        action: 'iam:PutRolePolicy',
+        resource: ownRole,
+        context: owned,
+      },
+      {
+        name: "rewriting the indexer's trust policy",
+        action: 'iam:UpdateAssumeRolePolicy',
+        resource: indexerRole,
+      },
+      {
+        name: 'tagging its own role as owned',
+        action: 'iam:TagRole',
+        resource: ownRole,
+        context: createTags,
+      },
+      { name: "deleting its own role's log policy", action: 'iam:DeleteRolePolicy', resource: ownRole },
+      {
+        name: 'attaching AdministratorAccess to its own role',
+        action: 'iam:AttachRolePolicy',
+        resource: ownRole,
+        context: { 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
+      },
+      {
+        name: 'create-then-assume: a role without any boundary',
+        action: 'iam:CreateRole',
+        resource: managed,
+        context: createTags,
+      },
+      {
+        name: 'create-then-assume: a role bounded by AdministratorAccess',
+        action: 'iam:CreateRole',
+        resource: managed,
+        context: { ...createTags, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
+      },
+      {
+        name: 'a bounded role without the ownership tags',
+        action: 'iam:CreateRole',
+        resource: managed,
+        context: { 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: 'a bounded, tagged role outside the path',
+        action: 'iam:CreateRole',
+        resource: role('/', 'irsa-escape'),
+        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: "a bounded, tagged role among the execution roles' path",
+        action: 'iam:CreateRole',
+        resource: role(functionsPath, 'irsa-escape'),
+        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: 'a bounded role tagged as another stage',
+        action: 'iam:CreateRole',
+        resource: managed,
+        context: {
+          ...createTags,
+          'aws:RequestTag/irsa-reconciler/stage': 'other',
+          'iam:PermissionsBoundary': boundaryArn,
+        },
+      },
+      { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
+      { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
+      { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
+      {
+        name: 'removing the boundary of an owned role',
+        action: 'iam:DeleteRolePermissionsBoundary',
+        resource: managed,
+        context: owned,
+      },
+      {
+        name: 'swapping the boundary of an owned role for AdministratorAccess',
+        action: 'iam:PutRolePermissionsBoundary',
+        resource: managed,
+        context: { ...owned, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
+      },
+      {
+        name: 'bounding a foreign role under the path',
+        action: 'iam:PutRolePermissionsBoundary',
+        resource: managed,
+        context: { 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: 'a new version of the boundary policy',
+        action: 'iam:CreatePolicyVersion',
+        resource: boundaryArn,
+      },
+      {
+        name: 'another default version of the boundary',
+        action: 'iam:SetDefaultPolicyVersion',
+        resource: boundaryArn,
+      },
+      { name: 'deleting the boundary policy', action: 'iam:DeletePolicy', resource: boundaryArn },
+      {
+        name: 'attaching AdministratorAccess to an owned, bounded role',
+        action: 'iam:AttachRolePolicy',
+        resource: managed,
+        context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
+      },
+      {
+        name: 'adopting a foreign role under the path by tagging it',
+        action: 'iam:TagRole',
+        resource: managed,
+        context: createTags,
+      },
+      {
+        name: 'handing an owned role to another stage by rewriting its stage tag',
+        action: 'iam:TagRole',
+        resource: managed,
+        context: {
+          ...owned,
+          'aws:RequestTag/irsa-reconciler/stage': 'other',
+          'aws:TagKeys': ['irsa-reconciler/stage'],
+        },
+      },
+      {
+        name: 'removing the ownership tags of an owned role',
+        action: 'iam:UntagRole',
+        resource: managed,
+        context: { ...owned, 'aws:TagKeys': ['irsa-reconciler/managed-by'] },
+      },
+      {
+        name: 'an inline policy on a foreign role under the path',
+        action: 'iam:PutRolePolicy',
+        resource: managed,
+        context: { 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: 'an inline policy on an owned role that lacks the boundary',
+        action: 'iam:PutRolePolicy',
+        resource: managed,
+        context: {
+          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+          'aws:ResourceTag/irsa-reconciler/stage': stage,
+        },
+      },
+      {
+        name: "the trust policy of another stage's role",
+        action: 'iam:UpdateAssumeRolePolicy',
+        resource: managed,
+        context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+      },
+      {
+        name: "deleting another stage's role",
+        action: 'iam:DeleteRole',
+        resource: managed,
+        context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+      },
+      {
+        name: 'a longer session for an owned role',
+        action: 'iam:UpdateRole',
+        resource: managed,
+        context: owned,
+      },
+      { name: 'an IAM user', action: 'iam:CreateUser', resource: `arn:aws:iam::${ACCOUNT_ID}:user/backdoor` },
+      {
+        name: 'an access key',
+        action: 'iam:CreateAccessKey',
+        resource: `arn:aws:iam::${ACCOUNT_ID}:user/admin`,
+      },
+      {
+        name: 'new code for its own function',
+        action: 'lambda:UpdateFunctionCode',
+        resource: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:irsa-reconciler-${stage}-reconcile`,
+      },
+      {
+        name: 'deleting the configuration the stack wrote',
+        action: 'appconfig:DeleteApplication',
+        resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
+      },
+      {
+        name: 'reading a secret',
+        action: 'secretsmanager:GetSecretValue',
+        resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:prod/db-AbCdEf`,
+      },
+    ];
+
+    it.each(escalations)('denies $name', async (attempt) => {
+      expect(await decide(attempt)).not.toBe('Allowed');
+    });
+
+    const legitimate: Attempt[] = [
+      { name: 'listing clusters', action: 'eks:ListClusters', resource: '*' },
+      {
+        name: 'describing a cluster',
+        action: 'eks:DescribeCluster',
+        resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/prod-eu-1`,
+      },
+      { name: 'listing roles', action: 'iam:ListRoles', resource: '*' },
+      { name: 'reading a role under the path', action: 'iam:GetRole', resource: managed },
+      { name: 'reading its tags', action: 'iam:ListRoleTags', resource: managed },
+      { name: 'listing its attached policies', action: 'iam:ListAttachedRolePolicies', resource: managed },
+      {
+        name: 'creating a bounded, owned role',
+        action: 'iam:CreateRole',
+        resource: managed,
+        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
+      },
+      {
+        name: 'an inline policy on an owned, bounded role',
+        action: 'iam:PutRolePolicy',
+        resource: managed,
+        context: owned,
+      },
+      { name: 'its trust policy', action: 'iam:UpdateAssumeRolePolicy', resource: managed, context: owned },
+      {
+        name: 'removing an inline policy',
+        action: 'iam:DeleteRolePolicy',
+        resource: managed,
+        context: owned,
+      },
+      {
+        name: 'detaching a policy attached by hand',
+        action: 'iam:DetachRolePolicy',
+        resource: managed,
+        context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
+      },
+      { name: 'deleting an owned role', action: 'iam:DeleteRole', resource: managed, context: owned },
+      {
+        name: 'bounding an owned role that lacks it',
+        action: 'iam:PutRolePermissionsBoundary',
+        resource: managed,
+        context: {
+          'iam:PermissionsBoundary': boundaryArn,
+          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+          'aws:ResourceTag/irsa-reconciler/stage': stage,
+        },
+      },
+      {
+        name: 're-tagging an owned role with its own tags',
+        action: 'iam:TagRole',
+        resource: managed,
+        context: {
+          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+          'aws:ResourceTag/irsa-reconciler/stage': stage,
+          'aws:RequestTag/irsa-reconciler/cluster': 'prod-eu-1',
+          'aws:RequestTag/cost-center': 'platform',
+          'aws:TagKeys': ['irsa-reconciler/cluster', 'cost-center'],
+        },
+      },
+      // The profile's ARN has the same shape as a hosted version's, which the engine cannot tell apart:
+      // the application, also required by the action, is evaluated.
+      {
+        name: 'reading the configuration the stack wrote',
+        action: 'appconfig:GetHostedConfigurationVersion',
+        resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
+      },
+    ];
+
+    it.each(legitimate)('allows $name', async (attempt) => {
+      expect(await decide(attempt)).toBe('Allowed');
+    });
+
+    it('allows the custom resource, and only it, to read its own stack', async () => {
+      const decision = await decide({
+        name: 'stack status',
+        action: 'cloudformation:DescribeStacks',
+        resource: String(resolveCfn(template, { Ref: 'AWS::StackId' }, context)),
+      });
+      expect(decision === 'Allowed').toBe(roleId === 'CustomResourceRole');
+    });
+  });
+
+  it('gives the indexer no IAM, STS or configuration access', async () => {
+    const policies = identityPoliciesOf(template, 'ReindexRole', context);
+    for (const attempt of [
+      { action: 'iam:PutRolePolicy', resource: ownRole },
+      { action: 'iam:CreateRole', resource: managed },
+      { action: 'sts:AssumeRole', resource: managed },
+      {
+        action: 'appconfig:GetHostedConfigurationVersion',
+        resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
+      },
+    ]) {
+      expect(await evaluate({ principal: indexerRole, identityPolicies: policies, ...attempt })).not.toBe(
+        'Allowed',
+      );
+    }
+  });
+
+  it('refuses every one of those writes with an explicit Deny too, not only by missing an Allow', async () => {
+    const policies = identityPoliciesOf(template, 'ReconcileRole', context);
+    for (const attempt of [
+      { action: 'iam:PutRolePolicy', resource: ownRole, context: owned },
+      { action: 'iam:DeleteRolePermissionsBoundary', resource: managed, context: owned },
+      { action: 'iam:AttachRolePolicy', resource: managed, context: owned },
+      { action: 'sts:AssumeRole', resource: managed },
+      { action: 'iam:PassRole', resource: managed },
+      { action: 'iam:CreateRole', resource: managed, context: createTags },
+      {
+        action: 'iam:UntagRole',
+        resource: managed,
+        context: { ...owned, 'aws:TagKeys': ['irsa-reconciler/stage'] },
+      },
+    ]) {
+      expect(await evaluate({ principal: ownRole, identityPolicies: policies, ...attempt })).toBe(
+        'ExplicitlyDenied',
+      );
+    }
+  });
+
+  if (stage === 'uat') {
+    describe('the permissions boundary the stack makes', () => {
+      const boundary = policyDocumentOf(template, 'WorkloadBoundary', context);
+      const workload = role(config.rolePath, 'irsa-workload');
+      const asAdmin = (action: string, resource: string) =>
+        evaluate({
+          principal: workload,
+          action,
+          resource,
+          identityPolicies: [{ name: 'admin', policy: JSON.parse(ADMIN_POLICY) }],
+          boundary,
+        });
+
+      it('is the ARN every role write of the reconciler is conditioned on', () => {
+        expect(boundaryArn).toBe(
+          `arn:aws:iam::${ACCOUNT_ID}:policy/irsa-reconciler/uat/irsa-reconciler-uat-workload-boundary`,
+        );
+      });
+
+      it.each([
+        ['iam:CreateUser', `arn:aws:iam::${ACCOUNT_ID}:user/backdoor`],
+        ['iam:PutRolePolicy', ownRole],
+        ['sts:AssumeRole', ownRole],
+        [
+          'secretsmanager:GetSecretValue',
+          `arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:prod/db-AbCdEf`,
+        ],
+        ['s3:GetObject', `arn:aws:s3:::another-bucket/key`],
+        ['s3:PutBucketPolicy', `arn:aws:s3:::irsa-reconciler-uat-data-${ACCOUNT_ID}`],
+        ['ec2:RunInstances', `arn:aws:ec2:${REGION}:${ACCOUNT_ID}:instance/*`],
+      ])('caps an administrator role it bounds: %s on %s is denied', async (action, resource) => {
+        expect(await asAdmin(action, resource)).not.toBe('Allowed');
+      });
+
+      it('allows every statement the reconciler renders for a cluster of any scanned region', async () => {
+        // Prepare: the roles the deployed configuration gives two clusters in two regions.
+        const clusters = config.regions.map((region, index) => ({
+          name: `uat-cluster-${index}`,
+          region,
+          arn: `arn:aws:eks:${region}:${ACCOUNT_ID}:cluster/uat-cluster-${index}`,
+          status: 'ACTIVE',
+          oidcIssuer: `https://oidc.eks.${region}.amazonaws.com/id/ABC${index}`,
+          tags: { 'irsa-reconciler/opt-in': 'true' },
+        }));
+        const desired = desiredState(config, {
+          account: { accountId: ACCOUNT_ID, partition: 'aws' },
+          regions: config.regions.map((region) => ({
+            region,
+            status: 'complete',
+            clusters: clusters.filter((cluster) => cluster.region === region),
+          })),
+          oidcProviderArns: clusters.map(
+            (cluster) =>
+              `arn:aws:iam::${ACCOUNT_ID}:oidc-provider/${cluster.oidcIssuer.replace('https://', '')}`,
+          ),
+        });
+        expect(desired.roles.length).toBe(clusters.length * config.bindings.length);
+
+        // Act / Assess: each rendered grant, as the role would use it, passes the boundary
+        let checked = 0;
+        for (const desiredRole of desired.roles) {
+          for (const document of Object.values(desiredRole.inlinePolicies)) {
+            for (const statement of document.Statement) {
+              for (const request of requestsOf(statement)) {
+                const decision = await evaluate({
+                  principal: role(desiredRole.path, desiredRole.roleName),
+                  ...request,
+                  identityPolicies: [{ name: 'inline', policy: document }],
+                  boundary,
+                });
+                expect({ ...request, decision }).toEqual({ ...request, decision: 'Allowed' });
+                checked++;
+              }
+            }
+          }
+        }
+        expect(checked).toBeGreaterThan(10);
+      });
+    });
+  }
+});
+
+/** Concrete requests a statement grants: each action on each resource, a wildcard filled in. */
+function requestsOf(
+  statement: PolicyStatement,
+): { action: string; resource: string; context?: Record<string, string> }[] {
+  const actions = [statement.Action].flat().map(String);
+  const resources = [statement.Resource]
+    .flat()
+    .map((resource) => String(resource).replace(/\*$/, 'object-1'));
+  const prefix = (statement.Condition as { StringLike?: Record<string, string[]> } | undefined)?.StringLike?.[
+    's3:prefix'
+  ]?.[0];
+  return actions.flatMap((action) =>
+    resources.map((resource) => ({
+      action,
+      resource,
+      ...(prefix ? { context: { 's3:prefix': prefix } } : {}),
+    })),
+  );
+}
