@@ -6,13 +6,20 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/types';
 import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runner';
 import { chartArchive } from '../support/chart-archives';
-import { createCluster, emulatorClients, readAllRoles } from '../support/emulator-fixtures';
-import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
-import { type RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 import {
-  allowedActions,
+  createBoundaryPolicy,
+  createCluster,
+  deployReconcilerConfig,
+  emulatorClients,
+  readAllRoles,
+} from '../support/emulator-fixtures';
+import { evaluate, identityPoliciesOf } from '../support/iam-evaluation';
+import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
+import { type RecordedCall, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
+import { authorizedRequestOf, roleSnapshot } from '../support/request-context';
+import { type StackStatusFront, startStackStatusFront } from '../support/stack-status-front';
+import {
   type CfnTemplate,
-  iamActionOfCall,
   identityPolicyStatements,
   readPackagedTemplate,
   resolveTokens,
@@ -20,17 +27,17 @@ import {
 
 /**
  * The packaged artefacts end to end: the zips `npm run package` built, run in plain Node with the
- * environment and custom resource properties of the packaged template, against the emulator. Every AWS
- * call they make (recorded by a proxy in front of the emulator) must be an action the packaged policy
- * of their role grants.
+ * environment and custom resource properties of the packaged template, against the emulator holding
+ * what the stack would create (its configuration in AppConfig, its permissions boundary). Every AWS call
+ * they make is recorded by a proxy in front of the emulator, with the state of the role it touches at
+ * that moment, and must be allowed by a real IAM policy evaluation of the packaged policies of their
+ * role (resource ARN, tags, boundary: the conditions IAM would check).
  */
 
 jest.setTimeout(60_000);
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 const ROLE_PATH = '/irsa-reconciler/uat/';
-/** The uat stage file's switches: no OIDC provider creation, no permissions boundary. */
-const UAT_CONDITIONS = { OidcProviderCreation: false, HasPermissionsBoundary: false };
 
 function fixture(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(FIXTURES, path), 'utf8')) as Record<string, unknown>;
@@ -45,10 +52,16 @@ describe('the packaged stack against the emulator', () => {
   const responses: Record<string, unknown>[] = [];
   const dirs: Record<string, string> = {};
 
+  /** The ids AppConfig gave the deployed configuration: what CloudFormation resolves the attributes to. */
+  let attributes: Record<string, string>;
+  let front: StackStatusFront;
+
   beforeAll(async () => {
     template = readPackagedTemplate();
     moto = await startMotoServer();
-    proxy = await startRecordingProxy(moto.endpoint);
+    front = await startStackStatusFront(moto.endpoint);
+    const admin = emulatorClients(moto.endpoint);
+    proxy = await startRecordingProxy(front.endpoint, { observe: (call) => roleSnapshot(admin, call) });
     for (const key of ['reconcile', 'customResource', 'reindex'])
       dirs[key] = (await extractFunctionZip(key)).dir;
     server = createServer((request, response) => {
@@ -61,11 +74,22 @@ describe('the packaged stack against the emulator', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/response`;
+
+    // What the stack creates before the functions run: the configuration version and the boundary.
+    const content = resolveTokens(template.Resources.ReconcilerConfigVersion?.Properties?.Content);
+    const location = await deployReconcilerConfig(admin, JSON.parse(content));
+    attributes = {
+      'ReconcilerConfigApplication.ApplicationId': location.applicationId,
+      'ReconcilerConfigProfile.ConfigurationProfileId': location.profileId,
+      'ReconcilerConfigVersion.VersionNumber': location.version,
+    };
+    await createBoundaryPolicy(admin, resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }));
   });
 
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await proxy.stop();
+    await front.stop();
     await moto.stop();
     for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
   });
@@ -76,7 +100,7 @@ describe('the packaged stack against the emulator', () => {
     };
     const variables = Object.entries(properties.Environment.Variables).map(([name, value]) => [
       name,
-      resolveTokens(value),
+      resolveTokens(value, attributes),
     ]);
     return {
       ...Object.fromEntries(variables),
@@ -106,11 +130,25 @@ describe('the packaged stack against the emulator', () => {
     reindex: 'reindex',
   };
 
-  it('creates the configured roles on schedule, calling only actions its policy grants, and tears them down on Delete', async () => {
-    // Prepare
+  /** Every recorded call of a function, with IAM's decision on it for the function's packaged role. */
+  async function decisions(calls: RecordedCall[], roleId: string) {
+    const policies = identityPoliciesOf(template, roleId, { stage: 'uat', attributes });
+    const principal = `arn:aws:iam::123456789012:role/irsa-reconciler-functions/uat/${roleId}`;
+    return Promise.all(
+      calls.map(async (call) => {
+        const request = authorizedRequestOf(call, ROLE_PATH);
+        const decision = await evaluate({ principal, identityPolicies: policies, ...request });
+        return { ...request, decision };
+      }),
+    );
+  }
+
+  it("creates the selected clusters' roles on schedule, every call allowed by IAM, and tears them down on Delete", async () => {
+    // Prepare: uat selects clusters named uat-* that carry the opt-in tag
     const admin = emulatorClients(moto.endpoint);
-    await createCluster(admin, 'eu-west-1', 'prod-eu-1');
-    const granted = allowedActions(template, 'ReconcilePolicy', UAT_CONDITIONS);
+    await createCluster(admin, 'eu-west-1', 'uat-eu-1', { tags: { 'irsa-reconciler/opt-in': 'true' } });
+    await createCluster(admin, 'eu-west-1', 'uat-not-opted-in');
+    await createCluster(admin, 'eu-west-1', 'prod-eu-1', { tags: { 'irsa-reconciler/opt-in': 'true' } });
 
     // Act: the schedule
     const scheduled = await invokeRecorded(
@@ -122,39 +160,51 @@ describe('the packaged stack against the emulator', () => {
     // Assess
     expect(scheduled.outcome).toMatchObject({
       ok: true,
-      result: { dryRun: false, counts: { created: 2, failed: 0 } },
+      result: { dryRun: false, counts: { created: 2, failed: 0, skipped: 2 } },
     });
     const roles = Object.values(await readAllRoles(admin, ROLE_PATH));
     expect(roles.map((role) => `${role.tags[TAG_CLUSTER]}/${role.tags[TAG_BINDING]}`).sort()).toEqual([
-      'prod-eu-1/cost-dashboard',
-      'prod-eu-1/cost-exporter',
+      'uat-eu-1/cost-dashboard',
+      'uat-eu-1/cost-exporter',
     ]);
     const exporter = roles.find((role) => role.tags[TAG_BINDING] === 'cost-exporter');
     expect(JSON.stringify(exporter?.inlinePolicies)).toContain(
-      'arn:aws:s3:::irsa-reconciler-uat-data-123456789012/container-costs/prod-eu-1/*',
+      'arn:aws:s3:::irsa-reconciler-uat-data-123456789012/container-costs/eu-west-1/uat-eu-1/*',
     );
+    expect(roles.map((role) => role.permissionsBoundaryArn)).toEqual([
+      resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
+      resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
+    ]);
     const scheduledActions = scheduled.calls.map(({ action }) => action);
     expect(scheduledActions).toEqual(
       expect.arrayContaining([
+        'appconfig:GetHostedConfigurationVersion',
         'eks:ListClusters',
         'eks:DescribeCluster',
         'iam:CreateRole',
         'iam:PutRolePolicy',
       ]),
     );
-    expect(scheduledActions.filter((action) => !granted.has(action))).toEqual([]);
-    // The handler's own call counter saw the same operations.
-    const counted = Object.keys(
-      (scheduled.outcome as { result: { apiCalls: Record<string, number> } }).result.apiCalls,
-    );
-    expect(new Set(counted.map(iamActionOfCall))).toEqual(new Set(scheduledActions));
+    const scheduledDecisions = await decisions(scheduled.calls, 'ReconcileRole');
+    expect(scheduledDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
+    const createRole = scheduledDecisions.find(({ action }) => action === 'iam:CreateRole');
+    expect(createRole?.context).toMatchObject({
+      'iam:PermissionsBoundary': resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
+      'aws:RequestTag/irsa-reconciler/stage': 'uat',
+    });
+    const putPolicy = scheduledDecisions.find(({ action }) => action === 'iam:PutRolePolicy');
+    expect(putPolicy?.context).toMatchObject({
+      'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    });
 
-    // Act: the stack delete
+    // Act: the stack delete, while CloudFormation deletes the stack
+    front.setStatus(resolveTokens({ Ref: 'AWS::StackId' }), 'DELETE_IN_PROGRESS');
     const event = structuredClone(fixture('cloudformation/delete.json'));
     event.ResponseURL = responseUrl;
+    event.StackId = resolveTokens({ Ref: 'AWS::StackId' });
     event.ResourceProperties = {
       ...(event.ResourceProperties as object),
-      Config: resolveTokens(template.Resources.IrsaReconciler?.Properties?.Config),
+      ConfigVersion: resolveTokens(template.Resources.IrsaReconciler?.Properties?.ConfigVersion, attributes),
     };
     const deleted = await invokeRecorded('customResource', event, 'CustomResourceLambdaFunction');
 
@@ -164,8 +214,33 @@ describe('the packaged stack against the emulator', () => {
     ]);
     expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
     const teardownActions = deleted.calls.map(({ action }) => action);
-    expect(teardownActions).toEqual(expect.arrayContaining(['iam:DeleteRolePolicy', 'iam:DeleteRole']));
-    expect(teardownActions.filter((action) => !granted.has(action))).toEqual([]);
+    expect(teardownActions).toEqual(
+      expect.arrayContaining(['cloudformation:DescribeStacks', 'iam:DeleteRolePolicy', 'iam:DeleteRole']),
+    );
+    const teardownDecisions = await decisions(deleted.calls, 'CustomResourceRole');
+    expect(teardownDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
+  });
+
+  it('refuses to answer a forged Delete sent to the packaged function, and removes nothing', async () => {
+    // Prepare
+    const admin = emulatorClients(moto.endpoint);
+    await createCluster(admin, 'eu-west-1', 'uat-forged', { tags: { 'irsa-reconciler/opt-in': 'true' } });
+    await invokeRecorded('reconcile', fixture('eventbridge/scheduled.json'), 'ReconcileLambdaFunction');
+    const before = await readAllRoles(admin, ROLE_PATH);
+    front.setStatus(resolveTokens({ Ref: 'AWS::StackId' }), 'UPDATE_COMPLETE');
+    responses.length = 0;
+    const event = structuredClone(fixture('cloudformation/delete.json'));
+    event.ResponseURL = responseUrl;
+    event.StackId = resolveTokens({ Ref: 'AWS::StackId' });
+    event.ResourceProperties = { ...(event.ResourceProperties as object), Config: '{}' };
+
+    // Act
+    await invokeRecorded('customResource', event, 'CustomResourceLambdaFunction');
+
+    // Assess
+    expect(responses).toEqual([expect.objectContaining({ Status: 'FAILED' })]);
+    expect(await readAllRoles(admin, ROLE_PATH)).toEqual(before);
+    expect(Object.values(before).filter((role) => role.tags[TAG_CLUSTER] === 'uat-forged')).toHaveLength(2);
   });
 
   it('indexes a chart uploaded to the bucket the template names, under the prefix it configures', async () => {

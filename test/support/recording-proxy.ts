@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
  * A loopback HTTP proxy in front of the emulator that records which AWS action each request is, so a
  * test can hold the calls a bundle made against the IAM policy the template grants it. The action is
  * read from the request itself: the SigV4 credential scope names the service; the query protocol (IAM,
- * STS) carries `Action=`; EKS and S3 are REST and are mapped from method and path.
+ * STS, CloudFormation) carries `Action=`; EKS, AppConfig and S3 are REST and are mapped from method and
+ * path. An `observe` hook may look at the emulator's state before a request goes through (the tags and
+ * boundary a role has when a write reaches it: the request context IAM would evaluate).
  */
 
 export interface RecordedCall {
@@ -13,6 +15,12 @@ export interface RecordedCall {
   action: string;
   method: string;
   path: string;
+  /** The region of the request's signature. */
+  region: string;
+  /** The parameters of a query-protocol request (IAM, STS, CloudFormation). */
+  params: Record<string, string>;
+  /** What the `observe` hook saw before the request was forwarded (e.g. the role's tags at that moment). */
+  before?: unknown;
 }
 
 export interface RecordingProxy {
@@ -21,7 +29,15 @@ export interface RecordingProxy {
   stop(): Promise<void>;
 }
 
-export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+export interface RecordingProxyOptions {
+  /** Called before a request is forwarded; its answer is kept as `before` (the request waits for it). */
+  observe?: (call: RecordedCall) => Promise<unknown>;
+}
+
+export async function startRecordingProxy(
+  target: string,
+  options: RecordingProxyOptions = {},
+): Promise<RecordingProxy> {
   const upstream = new URL(target);
   const calls: RecordedCall[] = [];
   const server: Server = createServer((incoming, outgoing) => {
@@ -31,20 +47,33 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       const body = Buffer.concat(chunks);
       const method = incoming.method ?? 'GET';
       const url = incoming.url ?? '/';
-      calls.push({
-        action: actionOf(method, url, incoming.headers, body.toString('utf8')),
+      const text = body.toString('utf8');
+      const call: RecordedCall = {
+        action: actionOf(method, url, incoming.headers, text),
         method,
         path: url,
-      });
-      const forwarded = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method, path: url, headers: incoming.headers },
-        (response) => {
-          outgoing.writeHead(response.statusCode ?? 502, response.headers);
-          response.pipe(outgoing);
+        region: regionOf(incoming.headers),
+        params: Object.fromEntries(new URLSearchParams(isQueryBody(incoming.headers) ? text : '')),
+      };
+      calls.push(call);
+      const forward = () => {
+        const forwarded = httpRequest(
+          { host: upstream.hostname, port: upstream.port, method, path: url, headers: incoming.headers },
+          (response) => {
+            outgoing.writeHead(response.statusCode ?? 502, response.headers);
+            response.pipe(outgoing);
+          },
+        );
+        forwarded.on('error', (error) => outgoing.writeHead(502).end(String(error)));
+        forwarded.end(body);
+      };
+      void (options.observe ? options.observe(call) : Promise.resolve(undefined)).then(
+        (before) => {
+          if (before !== undefined) call.before = before;
+          forward();
         },
+        (error: unknown) => outgoing.writeHead(502).end(`observe failed: ${String(error)}`),
       );
-      forwarded.on('error', (error) => outgoing.writeHead(502).end(String(error)));
-      forwarded.end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,6 +82,16 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
     calls,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/** The region of a signed request's credential scope. */
+function regionOf(headers: NodeJS.Dict<string | string[]>): string {
+  const authorization = String(headers.authorization ?? '');
+  return /Credential=[^/]+\/\d+\/([^/]+)\/[^/]+\/aws4_request/.exec(authorization)?.[1] ?? 'unknown';
+}
+
+function isQueryBody(headers: NodeJS.Dict<string | string[]>): boolean {
+  return String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
 
 /** The service of a signed request: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
@@ -69,7 +108,7 @@ export function actionOf(
 ): string {
   const service = serviceOf(headers);
   const parsed = new URL(url, 'http://proxy');
-  if (service === 'iam' || service === 'sts') {
+  if (service === 'iam' || service === 'sts' || service === 'cloudformation') {
     const action = new URLSearchParams(body).get('Action') ?? parsed.searchParams.get('Action');
     return `${service}:${action ?? 'unknown'}`;
   }
@@ -77,6 +116,17 @@ export function actionOf(
     if (method === 'GET' && parsed.pathname === '/clusters') return 'eks:ListClusters';
     if (method === 'GET' && /^\/clusters\/[^/]+$/.test(parsed.pathname)) return 'eks:DescribeCluster';
     return `eks:unknown ${method} ${parsed.pathname}`;
+  }
+  if (service === 'appconfig') {
+    if (
+      method === 'GET' &&
+      /^\/applications\/[^/]+\/configurationprofiles\/[^/]+\/hostedconfigurationversions\/[^/]+$/.test(
+        parsed.pathname,
+      )
+    ) {
+      return 'appconfig:GetHostedConfigurationVersion';
+    }
+    return `appconfig:unknown ${method} ${parsed.pathname}`;
   }
   if (service === 's3') {
     const isBucket = parsed.pathname.split('/').filter(Boolean).length === 1;
