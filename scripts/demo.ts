@@ -1,25 +1,33 @@
 /**
  * `npm run demo`: the IRSA reconciler against a local AWS emulator (moto), end to end.
- * Three EKS clusters in two regions, two agent bindings; reconcile, reconcile again (steady state:
- * no write), delete a cluster and reconcile (prune). Then the Helm repository: two charts published to
- * an emulator bucket and indexed from their S3 notification. Exits non-zero if anything is not as expected.
+ * Four EKS clusters in two regions, three of them selected, two agent bindings; the configuration read
+ * from AppConfig as the deployed functions read it, every role bounded by the stack's boundary;
+ * reconcile, reconcile again (steady state: no write), a forged custom resource Delete refused, delete
+ * a cluster and reconcile (prune). Then the Helm repository: two charts published to an emulator bucket
+ * and indexed from their S3 notification. Exits non-zero if anything is not as expected.
  */
+import { createHandler as createCustomResourceHandler } from '../functions/custom-resource';
 import type { AwsClients } from '../lib/aws/clients';
+import { readDeployedConfig } from '../lib/handlers/deployed-config';
 import { silentLogger } from '../lib/logger';
-import { parseReconcilerConfig } from '../lib/reconciler/config';
 import { reconcile } from '../lib/reconciler/reconcile';
 import { formatReportTable } from '../lib/reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 import {
+  createBoundaryPolicy,
   createCluster,
   createForeignRole,
   deleteCluster,
+  deployReconcilerConfig,
+  EMULATOR_BOUNDARY_ARN,
   emulatorClients,
   readAllRoles,
   readRoleState,
   SAMPLE_RECONCILER_CONFIG,
 } from '../test/support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../test/support/moto-server';
+import { startStackStatusFront } from '../test/support/stack-status-front';
+import { lambdaContext, loadEvent } from '../test/unit/handlers/support';
 import { runHelmDemo } from './demo-helm';
 
 const STAGE = 'demo';
@@ -61,11 +69,12 @@ async function foreignRolesState(admin: AwsClients): Promise<string> {
 export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   const admin = emulatorClients(moto.endpoint);
 
-  heading('1. The world: three EKS clusters in two regions, with their IAM OIDC providers');
+  heading('1. The world: four EKS clusters in two regions, with their IAM OIDC providers');
   const clusters = [
     await createCluster(admin, 'eu-west-1', 'payments'),
     await createCluster(admin, 'eu-west-1', 'search'),
     await createCluster(admin, 'us-east-1', 'analytics'),
+    await createCluster(admin, 'us-east-1', 'sandbox-7'),
   ];
   for (const cluster of clusters)
     console.log(`  ${cluster.region.padEnd(10)} ${cluster.name.padEnd(10)} ${cluster.issuerUrl}`);
@@ -73,12 +82,23 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   console.log(`  unrelated roles: ${FOREIGN_ROLES.map((role) => `${role.path}${role.name}`).join(', ')}`);
   const foreignBefore = await foreignRolesState(admin);
 
-  const config = parseReconcilerConfig(SAMPLE_RECONCILER_CONFIG, {
-    stage: STAGE,
-    deploymentRegion: 'eu-west-1',
-  });
+  heading('   The deployment: its configuration in AppConfig, its permissions boundary');
+  const raw = {
+    ...SAMPLE_RECONCILER_CONFIG,
+    // Cluster selection is the trust boundary: the three named clusters, never sandbox-7.
+    clusters: { include: ['payments', 'search', 'analytics'] },
+  };
+  const location = await deployReconcilerConfig(admin, raw);
+  await createBoundaryPolicy(admin);
+  const config = await readDeployedConfig(admin, location, { stage: STAGE, region: 'eu-west-1' });
   console.log(
-    `\n  bindings: ${config.bindings.map((b) => `${b.name} (${b.namespace}/${b.serviceAccount})`).join(', ')}`,
+    `  configuration: AppConfig ${location.applicationId}/${location.profileId} version ${location.version}`,
+  );
+  console.log(
+    `  bindings: ${config.bindings.map((b) => `${b.name} (${b.namespace}/${b.serviceAccount})`).join(', ')}`,
+  );
+  console.log(
+    `  clusters: ${config.clusters.include.join(', ')}   boundary: ${config.permissionsBoundaryArn}`,
   );
   console.log(`  role path: ${config.rolePath}   prune: ${config.prune}   guard: ${config.maxPruneFraction}`);
 
@@ -89,10 +109,48 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   check(!first.report.failed, 'the first run succeeded');
   check(first.report.counts.created === 6, '6 roles created: 3 clusters × 2 bindings');
 
+  const made = Object.values(await readAllRoles(admin, config.rolePath)).filter(
+    (role) => role.tags['irsa-reconciler/stage'] === STAGE,
+  );
+  check(
+    made.every((role) => role.permissionsBoundaryArn === EMULATOR_BOUNDARY_ARN),
+    'every role carries the permissions boundary',
+  );
+  check(!made.some((role) => role.tags['irsa-reconciler/cluster'] === 'sandbox-7'), 'sandbox-7 got no role');
+
   heading('3. Reconcile again: steady state');
   const second = await run('Second run:', config, moto.endpoint);
   check(second.writes === 0, 'the second run made no write call');
   check(second.report.counts.unchanged === 6, 'all 6 roles reported unchanged');
+
+  heading('   A forged custom resource Delete (someone allowed to invoke the function) is refused');
+  const front = await startStackStatusFront(moto.endpoint);
+  try {
+    const stackId = String(loadEvent('delete').StackId);
+    front.setStatus(stackId, 'UPDATE_COMPLETE');
+    const answers: string[] = [];
+    const handler = createCustomResourceHandler({
+      clients: emulatorClients(front.endpoint),
+      logger: silentLogger,
+      stage: STAGE,
+      region: 'eu-west-1',
+      deployment: { stackId, configVersion: location.version },
+      loadConfig: async () => config,
+      sendResponse: async (_url, body) => {
+        answers.push(body);
+      },
+    });
+    const forged = loadEvent('delete');
+    forged.ResourceProperties.ConfigVersion = location.version;
+    forged.ResourceProperties.Config = '{}';
+    await handler(forged, lambdaContext());
+    console.log(`  answer: ${answers[0]}`);
+    check(answers[0]?.includes('"Status":"FAILED"') === true, 'the forged Delete was answered FAILED');
+    const after = await run('A run after the forged Delete:', config, moto.endpoint);
+    check(after.report.counts.unchanged === 6 && after.writes === 0, 'no role was touched');
+  } finally {
+    await front.stop();
+  }
 
   heading('4. Delete cluster "search" in eu-west-1, reconcile: its roles are pruned');
   const search = clusters[1];

@@ -38,6 +38,8 @@ jest.setTimeout(60_000);
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'events');
 const ROLE_PATH = '/irsa-reconciler/uat/';
+/** The boundary the uat stack makes (WorkloadBoundary), as CloudFormation resolves its Ref. */
+const BOUNDARY_ARN = resolveTokens({ Ref: 'WorkloadBoundary' });
 
 function fixture(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(FIXTURES, path), 'utf8')) as Record<string, unknown>;
@@ -83,7 +85,7 @@ describe('the packaged stack against the emulator', () => {
       'ReconcilerConfigProfile.ConfigurationProfileId': location.profileId,
       'ReconcilerConfigVersion.VersionNumber': location.version,
     };
-    await createBoundaryPolicy(admin, resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }));
+    await createBoundaryPolicy(admin, BOUNDARY_ARN);
   });
 
   afterAll(async () => {
@@ -171,10 +173,7 @@ describe('the packaged stack against the emulator', () => {
     expect(JSON.stringify(exporter?.inlinePolicies)).toContain(
       'arn:aws:s3:::irsa-reconciler-uat-data-123456789012/container-costs/eu-west-1/uat-eu-1/*',
     );
-    expect(roles.map((role) => role.permissionsBoundaryArn)).toEqual([
-      resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
-      resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
-    ]);
+    expect(roles.map((role) => role.permissionsBoundaryArn)).toEqual([BOUNDARY_ARN, BOUNDARY_ARN]);
     const scheduledActions = scheduled.calls.map(({ action }) => action);
     expect(scheduledActions).toEqual(
       expect.arrayContaining([
@@ -189,7 +188,7 @@ describe('the packaged stack against the emulator', () => {
     expect(scheduledDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
     const createRole = scheduledDecisions.find(({ action }) => action === 'iam:CreateRole');
     expect(createRole?.context).toMatchObject({
-      'iam:PermissionsBoundary': resolveTokens({ 'Fn::Sub': '${WorkloadBoundary}' }),
+      'iam:PermissionsBoundary': BOUNDARY_ARN,
       'aws:RequestTag/irsa-reconciler/stage': 'uat',
     });
     const putPolicy = scheduledDecisions.find(({ action }) => action === 'iam:PutRolePolicy');
