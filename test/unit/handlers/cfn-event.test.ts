@@ -1,5 +1,10 @@
 import { InvalidEventError } from '../../../lib/errors';
-import { parseCfnEvent, physicalResourceIdOf, recoverResponseTarget } from '../../../lib/handlers/cfn-event';
+import {
+  isTrustedResponseUrl,
+  parseCfnEvent,
+  physicalResourceIdOf,
+  recoverResponseTarget,
+} from '../../../lib/handlers/cfn-event';
 import { loadEvent } from './support';
 
 describe('parseCfnEvent', () => {
@@ -56,4 +61,39 @@ describe('recoverResponseTarget', () => {
       expect(recoverResponseTarget(raw)).toBeUndefined();
     },
   );
+});
+
+describe('isTrustedResponseUrl', () => {
+  const strict = { allowLoopbackHttp: false };
+
+  it.each([
+    'https://cloudformation-custom-resource-response-euwest1.s3-eu-west-1.amazonaws.com/arn%3A?X-Amz-Signature=1',
+    'https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x',
+    'https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x',
+    'https://s3.eu-west-1.amazonaws.com/bucket/key',
+  ])('answers the presigned S3 URL CloudFormation sends: %s', (url) => {
+    expect(isTrustedResponseUrl(url, strict)).toBe(true);
+  });
+
+  it.each([
+    ['plain http on S3', 'http://bucket.s3.amazonaws.com/x'],
+    ['another host', 'https://collector.example.com/x'],
+    ['an S3 lookalike domain', 'https://bucket.s3.amazonaws.com.example.net/x'],
+    ['a host ending like S3', 'https://evils3.amazonaws.com/x'],
+    ['credentials', 'https://user:secret@bucket.s3.amazonaws.com/x'],
+    ['another port', 'https://bucket.s3.amazonaws.com:8443/x'],
+    ['loopback http in production', 'http://127.0.0.1:8080/x'],
+    ['the metadata service', 'http://169.254.169.254/latest/meta-data/'],
+    ['not a URL', 'not a url'],
+  ])('never answers %s', (_case, url) => {
+    expect(isTrustedResponseUrl(url, strict)).toBe(false);
+  });
+
+  it('answers loopback http only against the local emulator', () => {
+    const emulator = { allowLoopbackHttp: true };
+
+    expect(isTrustedResponseUrl('http://127.0.0.1:8080/x', emulator)).toBe(true);
+    expect(isTrustedResponseUrl('http://localhost:8080/x', emulator)).toBe(true);
+    expect(isTrustedResponseUrl('http://10.0.0.1:8080/x', emulator)).toBe(false);
+  });
 });

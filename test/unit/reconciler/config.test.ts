@@ -354,3 +354,44 @@ describe('parseReconcilerConfig', () => {
     });
   });
 });
+
+describe('parseReconcilerConfig: what a deployment must say explicitly', () => {
+  it('refuses a configuration that selects no cluster, saying why selection matters', () => {
+    const error = configError({ bindings: APP, permissionsBoundaryArn: REQUIRED.permissionsBoundaryArn });
+
+    expect(error.message).toMatch(/^clusters: select clusters explicitly/);
+    expect(error.message).toContain("receives every binding's role");
+  });
+
+  it('accepts an opt-in tag as the only selection', () => {
+    const config = parseReconcilerConfig(
+      { ...REQUIRED, clusters: { optInTagKey: 'irsa-reconciler/opt-in' }, bindings: APP },
+      CONTEXT,
+    );
+
+    expect(config.clusters).toEqual({
+      include: [],
+      exclude: [],
+      optInTagKey: 'irsa-reconciler/opt-in',
+      optOutTagKey: 'irsa-reconciler/opt-out',
+    });
+  });
+
+  it('refuses an opt-in tag that is also the opt-out tag', () => {
+    const error = configError({
+      ...REQUIRED,
+      clusters: { optInTagKey: 'Irsa-Reconciler/Opt-Out' },
+      bindings: APP,
+    });
+
+    expect(error.message).toContain(
+      'clusters.optInTagKey: "Irsa-Reconciler/Opt-Out" is also the opt-out tag key',
+    );
+  });
+
+  it('refuses a configuration without a permissions boundary', () => {
+    const error = configError({ clusters: REQUIRED.clusters, bindings: APP });
+
+    expect(error.message).toBe('permissionsBoundaryArn: is required');
+  });
+});

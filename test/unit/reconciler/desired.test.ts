@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { desiredState } from '../../../lib/reconciler/desired';
 import { compileGlobs } from '../../../lib/reconciler/glob';
 import { roleNameFor } from '../../../lib/reconciler/naming';
@@ -186,6 +187,80 @@ describe('desiredState', () => {
       dev: 'not selected by clusters.include/exclude',
       'prod-optout': 'opted out by tag irsa-reconciler/opt-out=true',
     });
+  });
+
+  it('selects by the opt-in tag alone, or by name and tag together when both are given', () => {
+    // Prepare
+    const tagged = (name: string) =>
+      makeCluster(name, 'eu-west-1', { tags: { 'irsa-reconciler/opt-in': 'TRUE' } });
+    const discovery = makeDiscovery([
+      completeScan('eu-west-1', [tagged('prod-a'), tagged('dev-b'), makeCluster('prod-c', 'eu-west-1')]),
+    ]);
+    const byTag = makeConfig({ clusters: { optInTagKey: 'irsa-reconciler/opt-in' } });
+    const byBoth = makeConfig({ clusters: { include: ['prod-*'], optInTagKey: 'irsa-reconciler/opt-in' } });
+
+    // Act
+    const tagOnly = desiredState(byTag, discovery);
+    const both = desiredState(byBoth, discovery);
+
+    // Assess
+    expect(tagOnly.roles.map((role) => role.clusterName)).toEqual(['prod-a', 'dev-b']);
+    expect(tagOnly.skipped).toEqual([
+      {
+        region: 'eu-west-1',
+        clusterName: 'prod-c',
+        reason: 'not opted in: no tag irsa-reconciler/opt-in=true',
+      },
+    ]);
+    expect(both.roles.map((role) => role.clusterName)).toEqual(['prod-a']);
+    expect(both.skipped.map((skip) => skip.clusterName)).toEqual(['dev-b', 'prod-c']);
+  });
+
+  it('refuses a cluster whose name EKS would not allow, naming it, before rendering anything', () => {
+    // Prepare
+    const config = makeConfig({ clusters: { include: ['*'] } });
+    const hostile = makeCluster('prod', 'eu-west-1', { name: 'prod/../*' });
+    const discovery = makeDiscovery([completeScan('eu-west-1', [hostile, makeCluster('ok', 'eu-west-1')])]);
+
+    // Act
+    const desired = desiredState(config, discovery);
+
+    // Assess
+    expect(desired.roles.map((role) => role.clusterName)).toEqual(['ok']);
+    expect(desired.skipped).toEqual([
+      {
+        region: 'eu-west-1',
+        clusterName: 'prod/../*',
+        reason: expect.stringContaining('cluster name "prod/../*" is not a valid EKS cluster name'),
+      },
+    ]);
+  });
+
+  it('gives two clusters of one name in two regions S3 prefixes of their own', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9A-Za-z][A-Za-z0-9_-]{0,30}$/),
+        fc.constantFrom('eu-west-1', 'us-east-1', 'ap-southeast-2'),
+        fc.constantFrom('eu-central-1', 'us-west-2'),
+        (name, first, second) => {
+          // Prepare
+          const config = makeConfig({ regions: [first, second] });
+          const discovery = makeDiscovery([
+            completeScan(first, [makeCluster(name, first)]),
+            completeScan(second, [makeCluster(name, second)]),
+          ]);
+
+          // Act
+          const [a, b] = desiredState(config, discovery).roles.map(
+            (role) => role.inlinePolicies['s3-prefix-access']?.Statement[1]?.Resource,
+          );
+
+          // Assess
+          expect(a).toBe(`arn:aws:s3:::acme-data/payments/${first}/${name}/*`);
+          expect(b).toBe(`arn:aws:s3:::acme-data/payments/${second}/${name}/*`);
+        },
+      ),
+    );
   });
 
   it('still reconciles the clusters an unknown region did list', () => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import {
   IAM_NAME_PATTERN,
   inlinePolicyName,
+  isValidClusterName,
   ROLE_NAME_MAX_LENGTH,
   roleNameFor,
 } from '../../../lib/reconciler/naming';
@@ -135,6 +136,36 @@ describe('roleNameFor (properties)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('isValidClusterName', () => {
+  it.each(['a', 'prod-eu-1', 'Prod_2', '0cluster', 'x'.repeat(100)])('accepts the EKS name %s', (name) => {
+    expect(isValidClusterName(name)).toBe(true);
+  });
+
+  it.each([
+    ['empty', ''],
+    ['a leading hyphen', '-prod'],
+    ['a leading underscore', '_prod'],
+    ['a slash', 'prod/x'],
+    ['a wildcard', 'prod*'],
+    ['a dot', 'prod.eu'],
+    ['a space', 'prod eu'],
+    ['a policy variable', '$' + '{aws:username}'],
+    ['101 characters', 'x'.repeat(101)],
+    ['a newline', 'prod\nx'],
+  ])('refuses a name with %s', (_case, name) => {
+    expect(isValidClusterName(name)).toBe(false);
+  });
+
+  it("agrees with EKS's pattern on any string", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 120 }), (name) => {
+        const eks = /^[0-9A-Za-z][A-Za-z0-9\-_]*$/.test(name) && name.length <= 100;
+        expect(isValidClusterName(name)).toBe(eks);
+      }),
     );
   });
 });
