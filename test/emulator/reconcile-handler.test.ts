@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteHostedConfigurationVersionCommand } from '@aws-sdk/client-appconfig';
+import { stageValues } from '../../config/stage-values';
 import { createHandler } from '../../functions/reconcile';
+import { readDeployedConfig } from '../../lib/handlers/deployed-config';
 import { ReconcileFailedError } from '../../lib/handlers/errors';
 import { silentLogger } from '../../lib/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config';
@@ -14,6 +16,7 @@ import {
   readAllRoles,
 } from '../support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../support/moto-server';
+import { resolveTokens } from '../support/stack-template';
 import {
   captureLogs,
   closedPort,
@@ -194,4 +197,66 @@ describe('the reconcile handler built from the Lambda environment', () => {
       spy.mockRestore();
     }
   });
+});
+
+describe('a deployment of 50 bindings', () => {
+  let moto: MotoServer;
+  beforeAll(async () => {
+    moto = await startMotoServer();
+  });
+  afterAll(async () => {
+    await moto.stop();
+  });
+
+  it('packages (boundary and configuration within their limits), deploys and reconciles, then rests', async () => {
+    // Prepare: the stage file a user would write, through the package-time derivation
+    const bindings = Array.from({ length: 50 }, (_, index) => ({
+      name: `agent-${index}`,
+      namespace: `team-${index % 7}`,
+      serviceAccount: `agent-${index}`,
+      policies: [
+        {
+          template: 's3-prefix-access',
+          params: { BucketName: '${DataBucket}', Prefix: `agents/agent-${index}` },
+        },
+        { template: 'secretsmanager-read', params: { SecretNamePrefixes: [`agents/agent-${index}/`] } },
+      ],
+    }));
+    const values = stageValues(
+      {
+        region: 'eu-west-1',
+        chartPrefix: 'charts/',
+        createAppConfig: false,
+        createDataBucketUser: false,
+        reconciler: { regions: ['eu-west-1'], clusters: { include: ['fleet-*'] }, bindings },
+      },
+      'uat',
+    );
+    const admin = emulatorClients(moto.endpoint);
+    await createBoundaryPolicy(admin, resolveTokens({ Ref: 'WorkloadBoundary' }));
+    const location = await deployReconcilerConfig(admin, JSON.parse(resolveTokens(values.json)));
+    await createCluster(admin, 'eu-west-1', 'fleet-a');
+    await createCluster(admin, 'eu-west-1', 'fleet-b');
+    const clients = emulatorClients(moto.endpoint);
+    const handler = createHandler({
+      clients,
+      logger: silentLogger,
+      loadConfig: () => readDeployedConfig(clients, location, { stage: 'uat', region: 'eu-west-1' }),
+    });
+
+    // Act
+    const first = await handler(loadEvent('scheduled'), lambdaContext());
+    const second = await handler(loadEvent('scheduled'), lambdaContext());
+
+    // Assess
+    expect(Object.keys(values.boundaryResources)).toEqual(['WorkloadBoundary']);
+    expect(first.counts).toMatchObject({ created: 100, failed: 0 });
+    expect(second.counts).toMatchObject({ created: 0, updated: 0, unchanged: 100 });
+    expect(clients.calls.writes()).toBe(0);
+    const roles = Object.values(await readAllRoles(admin, '/irsa-reconciler/uat/'));
+    expect(roles).toHaveLength(100);
+    expect(new Set(roles.map((role) => role.permissionsBoundaryArn))).toEqual(
+      new Set([resolveTokens({ Ref: 'WorkloadBoundary' })]),
+    );
+  }, 120_000);
 });
