@@ -206,8 +206,8 @@ function reconcilerMarkdown(sizes: ReconcilerSizeResult[]): string[] {
     '',
     'The lower bound is derived from what the emulator holds after the run, read with the largest page sizes the',
     'APIs allow (ListClusters 100, ListRoles 1,000): ListClusters pages per region + one DescribeCluster per',
-    'cluster + ListRoles pages + per role ListRoleTags, ListRolePolicies and one GetRolePolicy per inline policy +',
-    'ListOpenIDConnectProviders + GetCallerIdentity.',
+    'cluster + ListRoles pages + per role ListRoleTags, ListRolePolicies, GetRole (boundary), ListAttachedRolePolicies',
+    'and one GetRolePolicy per inline policy + ListOpenIDConnectProviders + GetCallerIdentity.',
     '',
   );
   for (const size of sizes) {

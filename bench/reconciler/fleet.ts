@@ -22,6 +22,9 @@ import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from '../../test/support/mo
 export const FLEET_REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'us-west-2'];
 
 /** The reconciler configuration of every run: 2 bindings, 3 inline policies in all. */
+/** Every bench role carries this boundary, as in a deployment (the emulator checks only its form). */
+export const BENCH_BOUNDARY_ARN = 'arn:aws:iam::123456789012:policy/irsa-reconciler/bench-boundary';
+
 export function benchConfig(
   regions: string[],
   concurrency: number,
@@ -30,6 +33,8 @@ export function benchConfig(
   return {
     regions,
     roleNamePrefix,
+    clusters: { include: ['*'] },
+    permissionsBoundaryArn: BENCH_BOUNDARY_ARN,
     bindings: [
       {
         name: 'uploader',
@@ -191,13 +196,16 @@ export async function readRate(
  * The fewest calls a steady-state run can make and still see every drift the reconciler corrects:
  * list and describe every cluster, list the providers and the caller, list the roles under the
  * path, and per role its tags (IAM allows at most 50 tags per role: one page), its inline policy names
- * (one page) and each inline policy document. The trust policy comes with ListRoles.
+ * (one page), each inline policy document, its permissions boundary (GetRole: ListRoles does not return
+ * it) and its attached managed policies (one page). The trust policy comes with ListRoles.
  */
 export function steadyStateLowerBound(census: FleetCensus): Record<string, number> {
   return {
     'EKS:DescribeCluster': census.clusters,
     'EKS:ListClusters': Object.values(census.listClustersPages).reduce((sum, pages) => sum + pages, 0),
+    'IAM:GetRole': census.roles,
     'IAM:GetRolePolicy': census.inlinePolicies,
+    'IAM:ListAttachedRolePolicies': census.roles,
     'IAM:ListOpenIDConnectProviders': 1,
     'IAM:ListRolePolicies': census.roles,
     'IAM:ListRoleTags': census.roles,

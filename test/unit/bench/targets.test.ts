@@ -80,7 +80,9 @@ describe('steadyStateLowerBound', () => {
     expect(bound).toEqual({
       'EKS:DescribeCluster': 450,
       'EKS:ListClusters': 5,
+      'IAM:GetRole': 900,
       'IAM:GetRolePolicy': 1350,
+      'IAM:ListAttachedRolePolicies': 900,
       'IAM:ListOpenIDConnectProviders': 1,
       'IAM:ListRolePolicies': 900,
       'IAM:ListRoleTags': 900,
