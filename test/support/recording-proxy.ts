@@ -1,5 +1,6 @@
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forwardRequest } from './http-forward';
 
 /**
  * A loopback HTTP proxy in front of the emulator that records which AWS action each request is, so a
@@ -56,17 +57,7 @@ export async function startRecordingProxy(
         params: Object.fromEntries(new URLSearchParams(isQueryBody(incoming.headers) ? text : '')),
       };
       calls.push(call);
-      const forward = () => {
-        const forwarded = httpRequest(
-          { host: upstream.hostname, port: upstream.port, method, path: url, headers: incoming.headers },
-          (response) => {
-            outgoing.writeHead(response.statusCode ?? 502, response.headers);
-            response.pipe(outgoing);
-          },
-        );
-        forwarded.on('error', (error) => outgoing.writeHead(502).end(String(error)));
-        forwarded.end(body);
-      };
+      const forward = () => forwardRequest(upstream, incoming, outgoing, body);
       void (options.observe ? options.observe(call) : Promise.resolve(undefined)).then(
         (before) => {
           if (before !== undefined) call.before = before;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forwardRequest } from './http-forward';
 
 /**
  * A loopback HTTP front for the emulator that answers CloudFormation DescribeStacks for the stacks a
@@ -40,21 +41,7 @@ export async function startStackStatusFront(target: string): Promise<StackStatus
         answerDescribeStacks(outgoing, stackName, statuses.get(stackName));
         return;
       }
-      const forwarded = httpRequest(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          method: incoming.method,
-          path: incoming.url,
-          headers: incoming.headers,
-        },
-        (response) => {
-          outgoing.writeHead(response.statusCode ?? 502, response.headers);
-          response.pipe(outgoing);
-        },
-      );
-      forwarded.on('error', (error) => outgoing.writeHead(502).end(String(error)));
-      forwarded.end(body);
+      forwardRequest(upstream, incoming, outgoing, body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,11 +53,7 @@ export async function startStackStatusFront(target: string): Promise<StackStatus
   };
 }
 
-function answerDescribeStacks(
-  outgoing: import('node:http').ServerResponse,
-  stackId: string,
-  status: string | undefined,
-): void {
+function answerDescribeStacks(outgoing: ServerResponse, stackId: string, status: string | undefined): void {
   const requestId = randomUUID();
   if (status === undefined) {
     outgoing
