@@ -2,6 +2,12 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import {
+  DeleteRolePermissionsBoundaryCommand,
+  DeleteRolePolicyCommand,
+  TagRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/types';
 import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runner';
@@ -218,6 +224,70 @@ describe('the packaged stack against the emulator', () => {
     );
     const teardownDecisions = await decisions(deleted.calls, 'CustomResourceRole');
     expect(teardownDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
+  });
+
+  it("repairs drift of every kind, every repair call allowed by IAM with the role's state at that moment", async () => {
+    // Prepare: the roles of a selected cluster, then drift: a trust rewritten, a policy removed, a tag
+    // changed, and one role as an older version left it (no boundary)
+    const admin = emulatorClients(moto.endpoint);
+    await createCluster(admin, 'eu-west-1', 'uat-drift', { tags: { 'irsa-reconciler/opt-in': 'true' } });
+    await invokeRecorded('reconcile', fixture('eventbridge/scheduled.json'), 'ReconcileLambdaFunction');
+    const roles = Object.values(await readAllRoles(admin, ROLE_PATH)).filter(
+      (role) => role.tags[TAG_CLUSTER] === 'uat-drift',
+    );
+    const [exporter, dashboard] = [
+      roles.find((role) => role.tags[TAG_BINDING] === 'cost-exporter'),
+      roles.find((role) => role.tags[TAG_BINDING] === 'cost-dashboard'),
+    ];
+    if (!exporter || !dashboard) throw new Error('the drift cluster has no roles');
+    await admin.iam.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: exporter.roleName,
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: 'arn:aws:iam::999999999999:root' },
+              Action: 'sts:AssumeRole',
+            },
+          ],
+        }),
+      }),
+    );
+    await admin.iam.send(
+      new DeleteRolePolicyCommand({ RoleName: exporter.roleName, PolicyName: 's3-prefix-access' }),
+    );
+    await admin.iam.send(
+      new TagRoleCommand({
+        RoleName: exporter.roleName,
+        Tags: [{ Key: 'cost-center', Value: 'someone-else' }],
+      }),
+    );
+    await admin.iam.send(new DeleteRolePermissionsBoundaryCommand({ RoleName: dashboard.roleName }));
+
+    // Act
+    const repair = await invokeRecorded(
+      'reconcile',
+      fixture('eventbridge/scheduled.json'),
+      'ReconcileLambdaFunction',
+    );
+
+    // Assess
+    expect(repair.outcome).toMatchObject({ ok: true, result: { counts: { updated: 2, failed: 0 } } });
+    expect(repair.calls.map(({ action }) => action)).toEqual(
+      expect.arrayContaining([
+        'iam:UpdateAssumeRolePolicy',
+        'iam:PutRolePolicy',
+        'iam:TagRole',
+        'iam:PutRolePermissionsBoundary',
+      ]),
+    );
+    const repairDecisions = await decisions(repair.calls, 'ReconcileRole');
+    expect(repairDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
+    const after = await readAllRoles(admin, ROLE_PATH);
+    expect(after[exporter.roleName]).toEqual(exporter);
+    expect(after[dashboard.roleName]).toEqual(dashboard);
   });
 
   it('refuses to answer a forged Delete sent to the packaged function, and removes nothing', async () => {
