@@ -10,7 +10,7 @@ import type { BuildOptions } from 'esbuild';
  *   so packaging works offline.
  * - The policy templates are imported as JSON modules (lib/reconciler/template-catalog.ts), so they
  *   are inside the bundle: no file is read at run time.
- * - CommonJS output for Node.js 22 on arm64 (the runtime in serverless.yml); @middy/core ships ESM
+ * - CommonJS output for Node.js 24 on arm64 (the runtime in serverless.yml); @middy/core ships ESM
  *   only and esbuild converts it.
  * - Not minified, with linked source maps and NODE_OPTIONS=--enable-source-maps (serverless.yml), so
  *   stack traces in the logs point at the TypeScript sources.
@@ -22,7 +22,7 @@ export interface ServerlessEsbuildOptions extends BuildOptions {
   concurrency?: number;
 }
 
-export const NODE_TARGET = 'node22';
+export const NODE_TARGET = 'node24';
 
 export default function esbuildConfig(): ServerlessEsbuildOptions {
   return {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the project's external test tools into .tools/ (idempotent, pinned):
+#   - Node.js of the Lambda runtime's major (nodejs24.x), from the npm registry's node-<os>-<arch> package:
+#     the tests, the demo and the benchmarks run on it (scripts/with-node.sh), whatever node the machine has
 #   - moto[server] (the AWS emulator) and cfn-lint, in a Python virtualenv
 #   - the real Helm client, built from the Go module proxy
 set -euo pipefail
 
+NODE_VERSION=24.22.3
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 HELM_VERSION=v3.21.4
@@ -11,6 +14,30 @@ HELM_VERSION=v3.21.4
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
 mkdir -p "$tools/bin"
+
+node_platform() {
+  local os arch
+  case "$(uname -s)" in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    *) echo "setup-tools: no Node.js package for $(uname -s)" >&2; return 1 ;;
+  esac
+  case "$(uname -m)" in
+    x86_64 | amd64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "setup-tools: no Node.js package for $(uname -m)" >&2; return 1 ;;
+  esac
+  echo "$os-$arch"
+}
+if ! [ -x "$tools/node/bin/node" ] || [ "$("$tools/node/bin/node" --version)" != "v$NODE_VERSION" ]; then
+  package="node-$(node_platform)@$NODE_VERSION"
+  echo "setup-tools: installing Node.js $NODE_VERSION ($package) into .tools/node" >&2
+  scratch="$(mktemp -d)"
+  (cd "$scratch" && npm pack --silent "$package" >/dev/null && tar xzf ./*.tgz)
+  rm -rf "$tools/node"
+  mv "$scratch/package" "$tools/node"
+  rm -rf "$scratch"
+fi
 
 python="${PYTHON:-python3}"
 if ! command -v "$python" >/dev/null; then
@@ -33,4 +60,4 @@ if ! [ -x "$tools/bin/helm" ] || ! "$tools/bin/helm" version --short 2>/dev/null
   echo "setup-tools: building helm $HELM_VERSION with go install (a few minutes the first time)" >&2
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
-echo "setup-tools: moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $("$tools/bin/helm" version --short) ready in .tools/" >&2
+echo "setup-tools: node $("$tools/node/bin/node" --version), moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $("$tools/bin/helm" version --short) ready in .tools/" >&2

@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-tools.sh
+# Everything below runs on the Lambda runtime's Node major (.tools/node), not the machine's own node.
+export PATH="$PWD/.tools/node/bin:$PATH"
+echo "test: node $(node --version) (the functions run on nodejs24.x)" >&2
 npx biome ci .
 npx tsc -p tsconfig.json --noEmit
 # The deployable stack, offline (no AWS credentials): package and cfn-lint every stage; uat last, since

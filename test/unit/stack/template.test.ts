@@ -208,10 +208,10 @@ describe('the packaged template', () => {
     expect(bucketFindings(template)).toEqual([]);
   });
 
-  it('runs every function on Node.js 22 on arm64, with its own role and a log group with retention', () => {
+  it('runs every function on Node.js 24 on arm64, with its own role and a log group with retention', () => {
     const roles = new Set<string>();
     for (const id of functions) {
-      expect(props(id)).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'] });
+      expect(props(id)).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'] });
       roles.add(JSON.stringify(props(id).Role));
       const logGroup = id.replace('LambdaFunction', 'LogGroup');
       expect(props(logGroup)).toMatchObject({
