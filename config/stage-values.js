@@ -24,8 +24,8 @@ function requireSource(path) {
   }
 }
 
-const { parseReconcilerConfig } = requireSource('../lib/reconciler/config');
-const { permissionsCeiling } = requireSource('../lib/reconciler/boundary');
+const { parseReconcilerConfig } = requireSource('../lib/reconciler/config/schema');
+const { permissionsCeiling } = requireSource('../lib/reconciler/config/boundary');
 
 /** Tokens CloudFormation resolves in the configuration: pseudo parameters and this stack's resources. */
 const STACK_TOKENS = [

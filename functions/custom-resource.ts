@@ -1,19 +1,19 @@
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
-import { runWithAbortSignal, withAbortGate } from '../lib/handlers/abort-gate';
-import type { CfnEvent, ResponseUrlPolicy } from '../lib/handlers/cfn-event';
-import { cloudFormationHandler } from '../lib/handlers/cfn-middleware';
-import { putResponse, type SendResponse } from '../lib/handlers/cfn-response';
+import { runWithAbortSignal, withAbortGate } from '../lib/lambda/abort-gate';
+import type { CfnEvent, ResponseUrlPolicy } from '../lib/lambda/cfn-event';
+import { cloudFormationHandler } from '../lib/lambda/cfn-middleware';
+import { putResponse, type SendResponse } from '../lib/lambda/cfn-response';
 import {
   type DeploymentIdentity,
   handleCustomResourceEvent,
   physicalResourceIdOnError,
   unconfiguredOutcome,
   unconfiguredPhysicalResourceId,
-} from '../lib/handlers/custom-resource';
-import { cachedConfigLoader, readDeployedConfig } from '../lib/handlers/deployed-config';
-import { loadHandlerEnv, serviceLogger } from '../lib/handlers/env';
-import { runWithDeadline } from '../lib/handlers/timeout-guard';
-import type { Logger } from '../lib/logger';
+} from '../lib/lambda/custom-resource';
+import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
+import { loadHandlerEnv, serviceLogger } from '../lib/lambda/env';
+import { runWithDeadline } from '../lib/lambda/timeout-guard';
+import type { Logger } from '../lib/observability/logger';
 import type { ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface CustomResourceHandlerDeps {

@@ -1,11 +1,11 @@
 import middy from '@middy/core';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
-import { cachedConfigLoader, readDeployedConfig } from '../lib/handlers/deployed-config';
-import { coldStartFailure, loadHandlerEnv, serviceLogger } from '../lib/handlers/env';
-import { errorLogging, ReconcileFailedError } from '../lib/handlers/errors';
-import { configForTrigger, parseReconcileTrigger } from '../lib/handlers/scheduled-event';
-import type { Logger } from '../lib/logger';
-import { reconcile } from '../lib/reconciler/reconcile';
+import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
+import { coldStartFailure, loadHandlerEnv, serviceLogger } from '../lib/lambda/env';
+import { errorLogging, ReconcileFailedError } from '../lib/lambda/errors';
+import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled-event';
+import type { Logger } from '../lib/observability/logger';
+import { reconcile } from '../lib/reconciler/index';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface ReconcileHandlerDeps {

@@ -12,7 +12,7 @@ import {
   rebuildIndex,
 } from '../lib/helm/reindexer';
 import { parseInvocation } from '../lib/helm/s3-events';
-import { createLogger, type Logger, type LogLevel, silentLogger } from '../lib/logger';
+import { createLogger, type Logger, type LogLevel, silentLogger } from '../lib/observability/logger';
 
 /**
  * Helm repository indexer. S3 notifications for *.tgz under the prefix update index.yaml incrementally;

@@ -15,9 +15,9 @@ import { createHandler } from '../functions/reindex';
 import { createAwsClients } from '../lib/aws/clients';
 import { parseIndexerConfig } from '../lib/helm/config';
 import type { IncrementalSummary } from '../lib/helm/reindexer';
-import { createLogger } from '../lib/logger';
+import { createLogger } from '../lib/observability/logger';
 import { EMULATOR_CREDENTIALS, HELM_BIN } from '../test/support/moto-server';
-import { lambdaContext, s3Event } from '../test/unit/helm-s3/events';
+import { lambdaContext, s3Event } from '../test/unit/helm/events';
 
 const BUCKET = 'demo-helm-charts';
 const CHARTS = [

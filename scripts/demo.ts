@@ -8,9 +8,9 @@
  */
 import { createHandler as createCustomResourceHandler } from '../functions/custom-resource';
 import type { AwsClients } from '../lib/aws/clients';
-import { readDeployedConfig } from '../lib/handlers/deployed-config';
-import { silentLogger } from '../lib/logger';
-import { reconcile } from '../lib/reconciler/reconcile';
+import { readDeployedConfig } from '../lib/lambda/deployed-config';
+import { silentLogger } from '../lib/observability/logger';
+import { reconcile } from '../lib/reconciler/index';
 import { formatReportTable } from '../lib/reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 import {
@@ -27,7 +27,7 @@ import {
 } from '../test/support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../test/support/moto-server';
 import { startStackStatusFront } from '../test/support/stack-status-front';
-import { lambdaContext, loadEvent } from '../test/unit/handlers/support';
+import { lambdaContext, loadEvent } from '../test/unit/lambda/support';
 import { runHelmDemo } from './demo-helm';
 
 const STAGE = 'demo';

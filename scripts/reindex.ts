@@ -3,7 +3,7 @@ import { createAwsClients } from '../lib/aws/clients';
 import { describeError } from '../lib/errors';
 import { integerOrText, parseIndexerConfig } from '../lib/helm/config';
 import { emfMetrics, rebuildIndex } from '../lib/helm/reindexer';
-import { createLogger } from '../lib/logger';
+import { createLogger } from '../lib/observability/logger';
 
 const USAGE = `Usage: tsx scripts/reindex.ts rebuild --bucket BUCKET [options]
 

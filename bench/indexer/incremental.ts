@@ -1,8 +1,8 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApiCallCounter } from '../../lib/aws/api-calls';
 import { parseIndexerConfig } from '../../lib/helm/config';
-import { parseIndex, serializeIndex } from '../../lib/helm/index-file';
 import { handleS3Event } from '../../lib/helm/reindexer';
+import { parseIndex, serializeIndex } from '../../lib/helm/repo/index-file';
 import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
 import { childEntry } from '../child';
 import { objectCreatedEvent } from './s3-event';

@@ -1,7 +1,7 @@
 import { createAwsClients } from '../../lib/aws/clients';
-import { createLogger } from '../../lib/logger';
-import { parseReconcilerConfig } from '../../lib/reconciler/config';
-import { reconcile } from '../../lib/reconciler/reconcile';
+import { createLogger } from '../../lib/observability/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
+import { reconcile } from '../../lib/reconciler/index';
 import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
 import { childEntry } from '../child';
 

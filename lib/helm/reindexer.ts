@@ -7,9 +7,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { InvalidChartError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../errors';
-import { type Logger, silentLogger } from '../logger';
+import { type Logger, silentLogger } from '../observability/logger';
 import { mapWithConcurrency } from '../util/concurrency';
-import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS, readChartArchive } from './chart';
+import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS, readChartArchive } from './chart/chart';
 import type { IndexerConfig } from './config';
 import {
   applyChanges,
@@ -18,16 +18,16 @@ import {
   emptyIndex,
   type ResolvedChange,
   serializeIndex,
-} from './index-file';
-import type { IndexFocus } from './index-layout';
+} from './repo/index-file';
+import type { IndexFocus } from './repo/index-layout';
+import { type ChartKeyNotice, type IgnoredRecord, parseS3Event, selectChartKeys } from './s3-events';
 import {
   backupIndex,
   type ConditionalWriteOptions,
   type IndexLocation,
   type StoredIndex,
   updateIndex,
-} from './index-store';
-import { type ChartKeyNotice, type IgnoredRecord, parseS3Event, selectChartKeys } from './s3-events';
+} from './store/index-store';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
 
 /**

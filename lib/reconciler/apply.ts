@@ -20,9 +20,9 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
-import { listAttachedPolicyArns, listInlinePolicyNames, readTags } from './observe';
-import { isOwnedRole } from './plan';
-import type { ReconcilerDeps } from './reconcile';
+import type { ReconcilerDeps } from './index';
+import { listAttachedPolicyArns, listInlinePolicyNames, readTags } from './observe/observe';
+import { isOwnedRole } from './plan/plan';
 import {
   type Action,
   type ActionOutcome,

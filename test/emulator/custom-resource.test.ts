@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createHandler } from '../../functions/custom-resource';
-import { type DeployedConfigLocation, readDeployedConfig } from '../../lib/handlers/deployed-config';
-import { silentLogger } from '../../lib/logger';
+import { type DeployedConfigLocation, readDeployedConfig } from '../../lib/lambda/deployed-config';
+import { silentLogger } from '../../lib/observability/logger';
 import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
 import {
   createBoundaryPolicy,
@@ -23,7 +23,7 @@ import {
   type ResponseServer,
   restoreEnv,
   startResponseServer,
-} from '../unit/handlers/support';
+} from '../unit/lambda/support';
 
 const ROLE_PATH = '/irsa-reconciler/uat/';
 

@@ -21,10 +21,10 @@ import { createAwsClients } from '../../lib/aws/clients';
 import { isNotFound } from '../../lib/errors';
 import { parseIndexerConfig } from '../../lib/helm/config';
 import type { ChartVersionEntry, IndexFile } from '../../lib/helm/types';
-import { silentLogger } from '../../lib/logger';
+import { silentLogger } from '../../lib/observability/logger';
 import { helmEnv as helmEnvIn } from '../../scripts/demo-helm';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
-import { lambdaContext, s3Event } from '../unit/helm-s3/events';
+import { lambdaContext, s3Event } from '../unit/helm/events';
 
 const run = promisify(execFile);
 const BUCKET = 'helm-client-charts';

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readChartArchive } from '../../lib/helm/chart';
+import { readChartArchive } from '../../lib/helm/chart/chart';
 import {
   applyChanges,
   chartEntry,
@@ -25,7 +25,7 @@ import {
   emptyIndex,
   parseIndex,
   serializeIndex,
-} from '../../lib/helm/index-file';
+} from '../../lib/helm/repo/index-file';
 import type { IndexFile } from '../../lib/helm/types';
 import { HELM_BIN } from '../support/moto-server';
 

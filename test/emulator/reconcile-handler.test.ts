@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { DeleteHostedConfigurationVersionCommand } from '@aws-sdk/client-appconfig';
 import { stageValues } from '../../config/stage-values';
 import { createHandler } from '../../functions/reconcile';
-import { readDeployedConfig } from '../../lib/handlers/deployed-config';
-import { ReconcileFailedError } from '../../lib/handlers/errors';
-import { silentLogger } from '../../lib/logger';
-import { parseReconcilerConfig } from '../../lib/reconciler/config';
+import { readDeployedConfig } from '../../lib/lambda/deployed-config';
+import { ReconcileFailedError } from '../../lib/lambda/errors';
+import { silentLogger } from '../../lib/observability/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
 import {
   createBoundaryPolicy,
@@ -24,7 +24,7 @@ import {
   loadEvent,
   loadWithEnv,
   restoreEnv,
-} from '../unit/handlers/support';
+} from '../unit/lambda/support';
 
 const RAW_CONFIG = JSON.parse(
   readFileSync(join(__dirname, '..', 'fixtures', 'config', 'deployed.json'), 'utf8'),

@@ -7,9 +7,9 @@ import {
   type Role,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
-import { silentLogger } from '../../lib/logger';
-import { parseReconcilerConfig } from '../../lib/reconciler/config';
-import { reconcile, teardown } from '../../lib/reconciler/reconcile';
+import { silentLogger } from '../../lib/observability/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
+import { reconcile, teardown } from '../../lib/reconciler/index';
 import type { ReconcilerConfig } from '../../lib/reconciler/types';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import {

@@ -6,9 +6,9 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
-import { createLogger, silentLogger } from '../../lib/logger';
-import { parseReconcilerConfig } from '../../lib/reconciler/config';
-import { reconcile, teardown } from '../../lib/reconciler/reconcile';
+import { createLogger, silentLogger } from '../../lib/observability/logger';
+import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
+import { reconcile, teardown } from '../../lib/reconciler/index';
 import {
   type ReconcileReport,
   type ReconcilerConfig,

@@ -20,15 +20,15 @@ import { createHandler } from '../../functions/reindex';
 import { createAwsClients } from '../../lib/aws/clients';
 import { IndexFormatError } from '../../lib/errors';
 import { type IndexerConfig, parseIndexerConfig } from '../../lib/helm/config';
-import { chartUrl, parseIndex } from '../../lib/helm/index-file';
 import { type IncrementalSummary, type RebuildSummary, rebuildIndex } from '../../lib/helm/reindexer';
+import { chartUrl, parseIndex } from '../../lib/helm/repo/index-file';
 import type { IndexFile } from '../../lib/helm/types';
-import { createLogger, silentLogger } from '../../lib/logger';
+import { createLogger, silentLogger } from '../../lib/observability/logger';
 import { helmEnv } from '../../scripts/demo-helm';
 import { main } from '../../scripts/reindex';
 import { chartArchive, gzipBomb } from '../support/chart-archives';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
-import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm-s3/events';
+import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm/events';
 
 const run = promisify(execFile);
 

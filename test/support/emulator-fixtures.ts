@@ -17,7 +17,7 @@ import {
   PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
-import type { DeployedConfigLocation } from '../../lib/handlers/deployed-config';
+import type { DeployedConfigLocation } from '../../lib/lambda/deployed-config';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
 

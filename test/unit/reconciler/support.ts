@@ -1,6 +1,6 @@
-import { parseReconcilerConfig } from '../../../lib/reconciler/config';
-import { oidcProviderArnFor } from '../../../lib/reconciler/desired';
-import { simulatePlan } from '../../../lib/reconciler/simulate';
+import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
+import { oidcProviderArnFor } from '../../../lib/reconciler/plan/desired';
+import { simulatePlan } from '../../../lib/reconciler/plan/simulate';
 import type {
   AccountInfo,
   ClusterInfo,

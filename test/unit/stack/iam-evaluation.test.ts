@@ -1,5 +1,5 @@
-import { parseReconcilerConfig } from '../../../lib/reconciler/config';
-import { desiredState } from '../../../lib/reconciler/desired';
+import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
+import { desiredState } from '../../../lib/reconciler/plan/desired';
 import type { PolicyStatement } from '../../../lib/reconciler/types';
 import {
   ACCOUNT_ID,

@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
-import { parseReconcilerConfig } from '../../../lib/reconciler/config';
+import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
 import {
   bucketFindings,
   type CfnResource,

@@ -1,0 +1,228 @@
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { AwsCallError, awsErrorCode, IndexFormatError, isNotFound, toAwsCallError } from '../../errors';
+import { type Logger, silentLogger } from '../../observability/logger';
+import { parseIndex, serializeIndex } from '../repo/index-file';
+import {
+  focusedText,
+  type IndexFocus,
+  type IndexLayout,
+  mergeFocused,
+  splitIndexLayout,
+} from '../repo/index-layout';
+import type { IndexFile } from '../types';
+
+/**
+ * index.yaml in S3 as a compare-and-swap register: read it with its ETag, write it back only if it is
+ * still that version (`If-Match`), or only if there is none yet (`If-None-Match: *`). A lost race is
+ * re-read and re-decided, never overwritten.
+ */
+
+export interface IndexLocation {
+  bucket: string;
+  key: string;
+}
+
+/** The index as observed: absent, readable, or present but unreadable (never to be replaced silently). */
+export type StoredIndex =
+  | { state: 'absent' }
+  | {
+      state: 'readable';
+      etag: string;
+      index: IndexFile;
+      /** Set when `index` holds only the focused chart names; the rest of the file is kept as text. */
+      partial?: { layout: IndexLayout; names: Set<string> };
+    }
+  | { state: 'unreadable'; etag: string; error: IndexFormatError };
+
+export interface ConditionalWriteOptions {
+  /** Attempts including the first; each attempt re-reads the index. */
+  maxAttempts: number;
+  /** First backoff ceiling; doubles per attempt up to maxDelayMs (full jitter: a random delay below it). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  logger?: Logger;
+  /**
+   * The chart names and URLs the decision may change, read at each attempt. When given, and the index
+   * is laid out as Helm writes it, only those names are parsed and the decision sees only them.
+   */
+  focus?: () => IndexFocus;
+}
+
+export interface ConditionalWriteResult {
+  outcome: 'none' | 'created' | 'updated';
+  /** Index reads (one per attempt). */
+  attempts: number;
+  /** Writes refused because someone else wrote first. */
+  conflicts: number;
+  /** The index as written, when written (with `focus`, possibly only its focused chart names). */
+  index?: IndexFile;
+}
+
+/**
+ * Decides the next index from the one observed; `undefined` means "nothing to change" and ends the
+ * update without a write. Called again with a fresh read after each conflict, so it must be pure with
+ * respect to the index (it may cache anything else, e.g. charts already read).
+ */
+export type DecideNextIndex = (current: StoredIndex, attempt: number) => Promise<IndexFile | undefined>;
+
+export const INDEX_CONTENT_TYPE = 'application/yaml; charset=utf-8';
+
+export async function readIndex(
+  s3: S3Client,
+  location: IndexLocation,
+  focus?: IndexFocus,
+): Promise<StoredIndex> {
+  let text: string;
+  let etag: string;
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+    if (!response.Body || !response.ETag) throw new Error('GetObject returned no body or no ETag');
+    etag = response.ETag;
+    text = await response.Body.transformToString('utf-8');
+  } catch (error) {
+    if (isNotFound(error)) return { state: 'absent' };
+    throw toAwsCallError('S3:GetObject', error);
+  }
+  try {
+    const layout = focus && splitIndexLayout(text);
+    const focused = layout && focusedText(layout, focus);
+    if (layout && focused) {
+      return {
+        state: 'readable',
+        etag,
+        index: parseIndex(focused.text),
+        partial: { layout, names: focused.names },
+      };
+    }
+    return { state: 'readable', etag, index: parseIndex(text) };
+  } catch (error) {
+    if (!(error instanceof IndexFormatError)) throw error;
+    return {
+      state: 'unreadable',
+      etag,
+      error: new IndexFormatError(
+        `the index s3://${location.bucket}/${location.key} is unreadable (${error.message}); it was left ` +
+          'unchanged. Run a full rebuild to replace it: `tsx scripts/reindex.ts rebuild --bucket ' +
+          `${location.bucket} --force` +
+          '` or invoke the indexer with {"action":"rebuild","force":true} ' +
+          '(the old object is kept as a backup)',
+        { cause: error },
+      ),
+    };
+  }
+}
+
+/** Read, decide, conditionally write; on a lost race re-read and re-decide with backoff, bounded. */
+export async function updateIndex(
+  s3: S3Client,
+  location: IndexLocation,
+  decide: DecideNextIndex,
+  options: ConditionalWriteOptions,
+): Promise<ConditionalWriteResult> {
+  const logger = options.logger ?? silentLogger;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? defaultSleep;
+  let conflicts = 0;
+  let lastConflict: unknown;
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    let current = await readIndex(s3, location, options.focus?.());
+    let next = await decide(current, attempt);
+    if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
+    let body =
+      current.state === 'readable' && current.partial
+        ? mergeFocused(current.partial.layout, current.partial.names, serializeIndex(next))
+        : serializeIndex(next);
+    if (body === undefined) {
+      // The focused result does not fit back into the file: decide again on the whole index.
+      current = await readIndex(s3, location);
+      next = await decide(current, attempt);
+      if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
+      body = serializeIndex(next);
+    }
+    const condition = current.state === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: current.etag };
+    try {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: location.bucket,
+          Key: location.key,
+          Body: body,
+          ContentType: INDEX_CONTENT_TYPE,
+          // Clients and CDNs revalidate with the ETag instead of serving a stale index for hours.
+          CacheControl: 'no-cache',
+          ...condition,
+        }),
+      );
+      return {
+        outcome: current.state === 'absent' ? 'created' : 'updated',
+        attempts: attempt,
+        conflicts,
+        index: next,
+      };
+    } catch (error) {
+      if (!isWriteConflict(error, 'IfMatch' in condition)) throw toAwsCallError('S3:PutObject', error);
+      conflicts++;
+      lastConflict = error;
+      if (attempt === options.maxAttempts) break;
+      const ceiling = Math.min(options.maxDelayMs ?? 2000, (options.baseDelayMs ?? 50) * 2 ** (attempt - 1));
+      const delay = Math.floor(random() * ceiling);
+      logger.info('index changed since it was read; re-reading', {
+        key: location.key,
+        attempt,
+        code: awsErrorCode(error),
+        delayMs: delay,
+      });
+      await sleep(delay);
+    }
+  }
+  throw new AwsCallError(
+    'S3:PutObject',
+    awsErrorCode(lastConflict) ?? 'PreconditionFailed',
+    `s3://${location.bucket}/${location.key} changed under every one of ${options.maxAttempts} attempts; ` +
+      'the update was not applied and is safe to retry',
+    { cause: lastConflict, retryable: true },
+  );
+}
+
+/**
+ * A conditional write lost a race: 412 (the ETag moved or the object appeared), 409 (a concurrent
+ * conditional write), or 404 on If-Match (the index was deleted after we read it).
+ */
+export function isWriteConflict(error: unknown, usedIfMatch: boolean): boolean {
+  const code = awsErrorCode(error);
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict') return true;
+  if (status === 412 || status === 409) return true;
+  return usedIfMatch && (code === 'NoSuchKey' || (status === 404 && isNotFound(error)));
+}
+
+/**
+ * Copies the current index next to it before a forced overwrite. Called once per ETag about to be
+ * replaced: if the index changes between this copy and the conditional write, the write fails, the
+ * new version is read, and it is backed up in turn.
+ */
+export async function backupIndex(s3: S3Client, location: IndexLocation, now: Date): Promise<string> {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const backupKey = `${location.key}.bak-${stamp}`;
+  try {
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: location.bucket,
+        Key: backupKey,
+        CopySource: `${location.bucket}/${location.key.split('/').map(encodeURIComponent).join('/')}`,
+      }),
+    );
+  } catch (error) {
+    throw toAwsCallError('S3:CopyObject', error);
+  }
+  return backupKey;
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,387 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { TemplateError } from '../../errors';
+import type { PolicyDocument, PolicyStatement } from '../types';
+
+/**
+ * Policy templates: JSON documents with `${Variable}` placeholders, rendered as a JSON tree (never as
+ * text, so a value can not break the JSON). Rules:
+ * - `${Name}` (letters and digits) is a template variable; anything else in `${...}` — IAM's own policy
+ *   variables such as `${aws:username}` or `${*}` — is left as it is.
+ * - A string holding a List parameter renders to one string per item: `"${SecretArns}"` becomes the list
+ *   itself, `"...:secret:${SecretNamePrefixes}*"` one ARN per prefix; inside an array the items are
+ *   spliced in place. An empty list renders to nothing.
+ * - Object keys may hold String variables only.
+ */
+
+/** Variables every template may use, filled per (region, cluster, binding). */
+export const BUILTIN_VARIABLES = [
+  'AccountId',
+  'Partition',
+  'Region',
+  'ClusterName',
+  'Stage',
+  'Namespace',
+  'ServiceAccount',
+] as const;
+export type BuiltinVariable = (typeof BUILTIN_VARIABLES)[number];
+export type BuiltinValues = Record<BuiltinVariable, string>;
+
+/** The trust policy template also gets the cluster's issuer without `https://`. */
+export const TRUST_VARIABLES = [...BUILTIN_VARIABLES, 'OidcIssuer'] as const;
+export type TrustValues = BuiltinValues & { OidcIssuer: string };
+
+/** IAM quota: aggregate size of a role's inline policies (characters, whitespace not counted). */
+export const INLINE_POLICIES_MAX_SIZE = 10_240;
+/** IAM quota: role trust policy length (default quota; can be raised to 4,096). */
+export const TRUST_POLICY_MAX_SIZE = 2_048;
+
+/** Directory of the templates shipped with the project (`templates/` at the repository root). */
+export const DEFAULT_TEMPLATES_DIR = path.resolve(__dirname, '..', '..', '..', 'templates');
+
+export interface TemplateParameter {
+  type: 'String' | 'List';
+  description?: string;
+  pattern?: RegExp;
+  /** Absent: the parameter is required. */
+  default?: string | string[];
+}
+
+export interface PolicyTemplate {
+  name: string;
+  description: string;
+  parameters: Record<string, TemplateParameter>;
+  /** The raw document tree, placeholders included. */
+  document: unknown;
+}
+
+export interface TemplateCatalog {
+  trustPolicy: unknown;
+  policies: ReadonlyMap<string, PolicyTemplate>;
+}
+
+/** Where a rendering happens, for error messages. */
+export interface TemplateContext {
+  template: string;
+  binding: string;
+}
+
+const VARIABLE = /\$\{([A-Za-z][A-Za-z0-9]*)\}/g;
+const TEMPLATE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const PARAMETER_NAME = /^[A-Z][A-Za-z0-9]{0,63}$/;
+
+const parameterSchema = z.strictObject({
+  Type: z.enum(['String', 'List']),
+  Description: z.string().optional(),
+  Pattern: z.string().optional(),
+  Default: z.union([z.string(), z.array(z.string())]).optional(),
+});
+const templateFileSchema = z.strictObject({
+  Description: z.string().default(''),
+  Parameters: z.record(z.string(), parameterSchema).default({}),
+  PolicyDocument: z.looseObject({ Statement: z.unknown() }),
+});
+
+/** Builds a catalog from parsed JSON values, checking every template once. */
+export function createTemplateCatalog(input: {
+  trustPolicy: unknown;
+  policies: Record<string, unknown>;
+}): TemplateCatalog {
+  checkVariables('trust-policy', input.trustPolicy, new Set<string>(TRUST_VARIABLES));
+  const policies = new Map<string, PolicyTemplate>();
+  for (const [name, raw] of Object.entries(input.policies))
+    policies.set(name, parsePolicyTemplate(name, raw));
+  return { trustPolicy: input.trustPolicy, policies };
+}
+
+/** Reads `<dir>/trust-policy.json` and `<dir>/policies/*.json` (for custom template sets and tools). */
+export function loadTemplateCatalog(dir: string): TemplateCatalog {
+  const policiesDir = path.join(dir, 'policies');
+  const policies: Record<string, unknown> = {};
+  for (const file of readdirSync(policiesDir).sort()) {
+    if (file.endsWith('.json'))
+      policies[file.slice(0, -'.json'.length)] = readJson(path.join(policiesDir, file));
+  }
+  return createTemplateCatalog({ trustPolicy: readJson(path.join(dir, 'trust-policy.json')), policies });
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new TemplateError(`template file ${file} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+export function parsePolicyTemplate(name: string, raw: unknown): PolicyTemplate {
+  if (!TEMPLATE_NAME.test(name)) {
+    throw new TemplateError(`template "${name}": name must be lowercase letters, digits and '-'`);
+  }
+  const parsed = templateFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || '(top level)';
+    throw new TemplateError(`template "${name}": ${where}: ${issue?.message ?? 'invalid template file'}`);
+  }
+  const parameters: Record<string, TemplateParameter> = {};
+  for (const [param, spec] of Object.entries(parsed.data.Parameters)) {
+    parameters[param] = parseParameter(name, param, spec);
+  }
+  const used = checkVariables(
+    name,
+    parsed.data.PolicyDocument,
+    new Set([...BUILTIN_VARIABLES, ...Object.keys(parameters)]),
+  );
+  const unused = Object.keys(parameters).filter((param) => !used.has(param));
+  if (unused.length > 0) {
+    throw new TemplateError(`template "${name}": parameter ${unused.join(', ')} is declared but never used`);
+  }
+  return { name, description: parsed.data.Description, parameters, document: parsed.data.PolicyDocument };
+}
+
+function parseParameter(
+  template: string,
+  param: string,
+  spec: z.infer<typeof parameterSchema>,
+): TemplateParameter {
+  const where = `template "${template}": parameter "${param}"`;
+  if (!PARAMETER_NAME.test(param)) {
+    throw new TemplateError(
+      `${where}: name must start with an upper-case letter and hold letters and digits`,
+    );
+  }
+  if ((BUILTIN_VARIABLES as readonly string[]).includes(param)) {
+    throw new TemplateError(`${where}: shadows the built-in variable \${${param}}`);
+  }
+  let pattern: RegExp | undefined;
+  if (spec.Pattern !== undefined) {
+    try {
+      pattern = new RegExp(spec.Pattern, 'u');
+    } catch (error) {
+      throw new TemplateError(`${where}: Pattern is not a valid regular expression`, { cause: error });
+    }
+  }
+  const parameter: TemplateParameter = { type: spec.Type, description: spec.Description, pattern };
+  if (spec.Default !== undefined) {
+    parameter.default = checkParamValue(parameter, spec.Default, where);
+  }
+  return parameter;
+}
+
+/** Checks that every `${Name}` in the tree is allowed; returns the names used. */
+function checkVariables(template: string, tree: unknown, allowed: ReadonlySet<string>): Set<string> {
+  const used = new Set<string>();
+  for (const text of stringsIn(tree)) {
+    for (const match of text.matchAll(VARIABLE)) {
+      const variable = match[1] ?? '';
+      if (!allowed.has(variable)) {
+        throw new TemplateError(
+          `template "${template}": unknown variable \${${variable}} (known: ${[...allowed].join(', ')})`,
+        );
+      }
+      used.add(variable);
+    }
+  }
+  return used;
+}
+
+function* stringsIn(tree: unknown): Generator<string> {
+  if (typeof tree === 'string') yield tree;
+  else if (Array.isArray(tree)) for (const item of tree) yield* stringsIn(item);
+  else if (typeof tree === 'object' && tree !== null) {
+    for (const [key, value] of Object.entries(tree)) {
+      yield key;
+      yield* stringsIn(value);
+    }
+  }
+}
+
+/** Validates one parameter value against its declaration; a single string is accepted for a List. */
+function checkParamValue(
+  parameter: TemplateParameter,
+  value: string | string[],
+  where: string,
+): string | string[] {
+  if (parameter.type === 'String' && Array.isArray(value)) {
+    throw new TemplateError(`${where}: expects a single string, got a list`);
+  }
+  const items = Array.isArray(value) ? value : [value];
+  for (const item of items) {
+    if (item === '') throw new TemplateError(`${where}: must not be empty`);
+    if (parameter.pattern && !parameter.pattern.test(item)) {
+      throw new TemplateError(`${where}: value "${item}" does not match ${parameter.pattern.source}`);
+    }
+  }
+  if (parameter.type === 'List' && new Set(items).size !== items.length) {
+    throw new TemplateError(`${where}: list holds the same value twice`);
+  }
+  return parameter.type === 'List' ? items : value;
+}
+
+/**
+ * Renders one policy template for one binding on one cluster. Throws TemplateError naming the template,
+ * binding and parameter on a missing, unknown or invalid parameter, and on a document that renders to an
+ * invalid IAM policy (for example an empty `Resource` because every list parameter was empty).
+ */
+export function renderPolicyTemplate(
+  catalog: TemplateCatalog,
+  context: TemplateContext,
+  params: Record<string, string | string[]>,
+  builtins: BuiltinValues,
+  options: RenderOptions = {},
+): PolicyDocument {
+  const where = `template "${context.template}" (binding "${context.binding}")`;
+  const template = catalog.policies.get(context.template);
+  if (!template) {
+    const known = [...catalog.policies.keys()].sort().join(', ');
+    throw new TemplateError(`${where}: no such template (known: ${known})`);
+  }
+  const values = new Map<string, string | string[]>(Object.entries(builtins));
+  for (const param of Object.keys(params)) {
+    if (!Object.hasOwn(template.parameters, param)) {
+      const declared = Object.keys(template.parameters).join(', ') || 'none';
+      throw new TemplateError(`${where}: unknown parameter "${param}" (the template declares: ${declared})`);
+    }
+  }
+  for (const [param, parameter] of Object.entries(template.parameters)) {
+    const given = params[param];
+    const value = given ?? parameter.default;
+    if (value === undefined) throw new TemplateError(`${where}: parameter "${param}" is required`);
+    values.set(
+      param,
+      given === undefined || options.unchecked
+        ? value
+        : checkParamValue(parameter, given, `${where}: parameter "${param}"`),
+    );
+  }
+  return toPolicyDocument(renderTree(template.document, values, where), where, emptyLists(values));
+}
+
+export interface RenderOptions {
+  /**
+   * Parameter values are not checked against their patterns: for the stack's permissions ceiling, whose
+   * values may still hold CloudFormation tokens (`${DataBucket}`) that are resolved at deploy time.
+   */
+  unchecked?: boolean;
+}
+
+/** Renders the trust policy; refuses any result holding a wildcard or a `StringLike` condition. */
+export function renderTrustPolicy(catalog: TemplateCatalog, values: TrustValues): PolicyDocument {
+  const where = 'template "trust-policy"';
+  const document = toPolicyDocument(
+    renderTree(catalog.trustPolicy, new Map(Object.entries(values)), where),
+    where,
+    [],
+  );
+  const text = JSON.stringify(document);
+  if (text.includes('*') || text.includes('StringLike')) {
+    throw new TemplateError(`${where}: a trust policy must not hold a wildcard or a StringLike condition`);
+  }
+  if (text.length > TRUST_POLICY_MAX_SIZE) {
+    throw new TemplateError(
+      `${where}: ${text.length} characters, over IAM's limit of ${TRUST_POLICY_MAX_SIZE}`,
+    );
+  }
+  return document;
+}
+
+/** The size IAM counts for a policy document (minified JSON). */
+export function policySize(document: PolicyDocument): number {
+  return JSON.stringify(document).length;
+}
+
+function emptyLists(values: ReadonlyMap<string, string | string[]>): string[] {
+  return [...values].filter(([, value]) => Array.isArray(value) && value.length === 0).map(([name]) => name);
+}
+
+type Rendered = { list: false; value: unknown } | { list: true; values: string[] };
+
+function renderTree(tree: unknown, values: ReadonlyMap<string, string | string[]>, where: string): unknown {
+  const rendered = renderNode(tree, values, where);
+  return rendered.list ? rendered.values : rendered.value;
+}
+
+function renderNode(node: unknown, values: ReadonlyMap<string, string | string[]>, where: string): Rendered {
+  if (typeof node === 'string') return renderString(node, values, where);
+  if (Array.isArray(node)) {
+    const out: unknown[] = [];
+    for (const item of node) {
+      const rendered = renderNode(item, values, where);
+      if (rendered.list) out.push(...rendered.values);
+      else out.push(rendered.value);
+    }
+    return { list: false, value: out };
+  }
+  if (typeof node === 'object' && node !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      const renderedKey = renderString(key, values, where);
+      if (renderedKey.list)
+        throw new TemplateError(`${where}: object key "${key}" may not hold a List parameter`);
+      out[String(renderedKey.value)] = renderTree(value, values, where);
+    }
+    return { list: false, value: out };
+  }
+  return { list: false, value: node };
+}
+
+function renderString(text: string, values: ReadonlyMap<string, string | string[]>, where: string): Rendered {
+  if (!text.includes('${')) return { list: false, value: text };
+  let results = [''];
+  let list = false;
+  let last = 0;
+  for (const match of text.matchAll(VARIABLE)) {
+    const variable = match[1] ?? '';
+    const value = values.get(variable);
+    if (value === undefined) throw new TemplateError(`${where}: unknown variable \${${variable}}`);
+    const literal = text.slice(last, match.index);
+    const choices = Array.isArray(value) ? value : [value];
+    list ||= Array.isArray(value);
+    results = results.flatMap((prefix) => choices.map((choice) => `${prefix}${literal}${choice}`));
+    last = match.index + match[0].length;
+  }
+  const tail = text.slice(last);
+  results = results.map((prefix) => `${prefix}${tail}`);
+  return list ? { list: true, values: results } : { list: false, value: results[0] ?? '' };
+}
+
+const ACTION_KEYS = ['Action', 'NotAction'] as const;
+const RESOURCE_KEYS = ['Resource', 'NotResource'] as const;
+
+/** Checks the rendered tree is an IAM policy document with non-empty actions and resources. */
+function toPolicyDocument(tree: unknown, where: string, emptyListParams: readonly string[]): PolicyDocument {
+  if (typeof tree !== 'object' || tree === null || Array.isArray(tree)) {
+    throw new TemplateError(`${where}: does not render to a JSON object`);
+  }
+  const { Version, Statement, ...rest } = tree as Record<string, unknown>;
+  if (Version !== '2012-10-17') throw new TemplateError(`${where}: Version must be "2012-10-17"`);
+  const statements = Array.isArray(Statement) ? Statement : [Statement];
+  if (statements.length === 0) throw new TemplateError(`${where}: Statement is empty`);
+  const hint = emptyListParams.length > 0 ? ` (empty list parameters: ${emptyListParams.join(', ')})` : '';
+  statements.forEach((statement: unknown, index) => {
+    if (typeof statement !== 'object' || statement === null || Array.isArray(statement)) {
+      throw new TemplateError(`${where}: Statement[${index}] is not an object`);
+    }
+    const record = statement as PolicyStatement;
+    const label = `Statement[${index}]${typeof record.Sid === 'string' ? ` ("${record.Sid}")` : ''}`;
+    if (record.Effect !== 'Allow' && record.Effect !== 'Deny') {
+      throw new TemplateError(`${where}: ${label}: Effect must be "Allow" or "Deny"`);
+    }
+    for (const keys of [ACTION_KEYS, RESOURCE_KEYS]) {
+      const present = keys.filter((key) => key in record);
+      if (present.length === 0 && !(keys === RESOURCE_KEYS && 'Principal' in record)) {
+        throw new TemplateError(`${where}: ${label}: needs ${keys.join(' or ')}`);
+      }
+      for (const key of present) {
+        const value = record[key];
+        if (value === '' || (Array.isArray(value) && value.length === 0)) {
+          throw new TemplateError(`${where}: ${label}: ${key} is empty after rendering${hint}`);
+        }
+      }
+    }
+  });
+  return { Version, Statement: statements as PolicyStatement[], ...rest };
+}

@@ -1,0 +1,138 @@
+import type { AwsClients } from '../aws/clients';
+import type { Logger } from '../observability/logger';
+import { apply } from './apply';
+import { discover, discoverAccount } from './observe/discovery';
+import { observe } from './observe/observe';
+import { desiredState } from './plan/desired';
+import { plan, teardownPlan } from './plan/plan';
+import { computeCounts, targetOf } from './report';
+import type {
+  AccountInfo,
+  ActionResult,
+  Plan,
+  ReconcileReport,
+  ReconcilerConfig,
+  RegionReport,
+} from './types';
+
+/** Changes listed in the summary log line; the report itself always has all of them. */
+const MAX_LOGGED_CHANGES = 100;
+
+export interface ReconcilerDeps {
+  clients: AwsClients;
+  logger: Logger;
+}
+
+/**
+ * One level-based pass: discover clusters → observe owned roles → desired state → plan → apply
+ * (or, in dry run, only plan). Running it twice with nothing changed makes no write the second
+ * time. Global read failures (identity, role listing) throw; per-region and per-action failures
+ * are in the report, with `failed` set.
+ */
+export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
+  const before = deps.clients.calls.snapshot();
+  const discovery = await discover(deps, config);
+  const observed = await observe(deps, config, { oidcProviderArns: discovery.oidcProviderArns });
+  const desired = desiredState(config, discovery);
+  const thePlan = plan(desired, observed, discovery, config);
+  const results = await execute(deps, thePlan, config);
+  const regions: RegionReport[] = discovery.regions.map((scan) => ({
+    region: scan.region,
+    status: scan.status,
+    clusters: scan.clusters.length,
+    ...(scan.status === 'unknown' ? { error: scan.error } : {}),
+  }));
+  return finish(
+    deps,
+    config,
+    { account: discovery.account, regions, plan: thePlan, results, before },
+    'reconcile',
+  );
+}
+
+/** Deletes every role this deployment owns (its path, owner tag and stage tag): the stack's Delete. */
+export async function teardown(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
+  const before = deps.clients.calls.snapshot();
+  const account = await discoverAccount(deps);
+  const observed = await observe(deps, config, { oidcProviderArns: [] });
+  const thePlan = teardownPlan(observed, config);
+  const results = await execute(deps, thePlan, config);
+  return finish(deps, config, { account, regions: [], plan: thePlan, results, before }, 'teardown');
+}
+
+async function execute(
+  deps: ReconcilerDeps,
+  thePlan: Plan,
+  config: ReconcilerConfig,
+): Promise<ActionResult[]> {
+  if (!config.dryRun) return apply(deps, thePlan, config);
+  return thePlan.actions.map((action) => ({ action, outcome: { status: 'planned' } }));
+}
+
+interface RunOutcome {
+  account: AccountInfo;
+  regions: RegionReport[];
+  plan: Plan;
+  results: ActionResult[];
+  before: Record<string, number>;
+}
+
+function finish(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  run: RunOutcome,
+  operation: string,
+): ReconcileReport {
+  const counts = computeCounts(run.results, run.plan.skipped);
+  const report: ReconcileReport = {
+    dryRun: config.dryRun,
+    account: run.account,
+    regions: run.regions,
+    results: run.results,
+    skipped: run.plan.skipped,
+    drift: run.plan.drift,
+    ...(run.plan.pruneBlocked ? { pruneBlocked: run.plan.pruneBlocked } : {}),
+    counts,
+    apiCalls: callsSince(run.before, deps.clients.calls.snapshot()),
+    failed: run.regions.some((region) => region.status === 'unknown') || counts.failed > 0,
+  };
+  // Every change (not the no-ops), capped so one log line stays readable: an audit trail in CloudWatch.
+  const changes = run.results
+    .filter(({ action }) => action.kind !== 'no-op')
+    .map(({ action, outcome }) => ({
+      action: action.kind,
+      target: targetOf(action),
+      outcome: outcome.status,
+      ...(outcome.status === 'failed' ? { error: outcome.error, retryable: outcome.retryable } : {}),
+    }));
+  const summary = {
+    operation,
+    dryRun: report.dryRun,
+    counts,
+    regions: report.regions,
+    apiCalls: Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
+    ...(report.pruneBlocked ? { pruneBlocked: report.pruneBlocked } : {}),
+    ...(report.drift.length > 0 ? { drift: report.drift } : {}),
+    ...(changes.length > 0 ? { changes: changes.slice(0, MAX_LOGGED_CHANGES) } : {}),
+    ...(changes.length > MAX_LOGGED_CHANGES ? { changesNotLogged: changes.length - MAX_LOGGED_CHANGES } : {}),
+  };
+  if (report.failed) deps.logger.error(`${operation} finished with failures`, summary);
+  else if (report.pruneBlocked)
+    deps.logger.warn(`${operation} finished; prune blocked by the deletion guard`, summary);
+  else if (report.drift.some((finding) => !finding.detach))
+    deps.logger.warn(
+      `${operation} finished; managed policies attached by hand to owned roles (set detachUnmanagedPolicies to detach them)`,
+      summary,
+    );
+  else deps.logger.info(`${operation} finished`, summary);
+  return report;
+}
+
+/** The per-operation call counts of this run: a delta, so a shared counter can serve many runs. */
+function callsSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([key, count]) => [key, count - (before[key] ?? 0)] as const)
+      .filter(([, count]) => count > 0),
+  );
+}

@@ -1,0 +1,240 @@
+import { TemplateError } from '../../errors';
+import { BUILTIN_TEMPLATES } from '../config/catalog';
+import { compileGlobs } from '../config/glob';
+import { EKS_CLUSTER_NAME_RULE, inlinePolicyName, isValidClusterName, roleNameFor } from '../config/naming';
+import {
+  type BuiltinValues,
+  INLINE_POLICIES_MAX_SIZE,
+  policySize,
+  renderPolicyTemplate,
+  renderTrustPolicy,
+  type TemplateCatalog,
+} from '../config/templates';
+import {
+  type AccountInfo,
+  type Binding,
+  type ClusterInfo,
+  type DesiredOidcProvider,
+  type DesiredRole,
+  type DesiredState,
+  type Discovery,
+  type PolicyDocument,
+  type ReconcilerConfig,
+  type SkippedTarget,
+  TAG_BINDING,
+  TAG_CLUSTER,
+  TAG_MANAGED_BY,
+  TAG_MANAGED_BY_VALUE,
+  TAG_REGION,
+  TAG_STAGE,
+} from '../types';
+
+/** Cluster states in which a cluster gets its roles. */
+export const RECONCILED_CLUSTER_STATUSES: ReadonlySet<string> = new Set(['ACTIVE', 'UPDATING']);
+
+/** The issuer without its scheme, as IAM names OIDC providers: `oidc.eks.<region>.amazonaws.com/id/<id>`. */
+export function issuerHostPath(issuerUrl: string): string | undefined {
+  const match = /^https:\/\/([^/?#*\s]+(?:\/[^/?#*\s]+)*)\/?$/.exec(issuerUrl);
+  return match?.[1];
+}
+
+export function oidcProviderArnFor(account: AccountInfo, issuerHost: string): string {
+  return `arn:${account.partition}:iam::${account.accountId}:oidc-provider/${issuerHost}`;
+}
+
+/** The tags that mark a role as this deployment's, for one (region, cluster, binding). */
+export function ownershipTags(
+  stage: string,
+  region: string,
+  clusterName: string,
+  bindingName: string,
+): Record<string, string> {
+  return {
+    [TAG_MANAGED_BY]: TAG_MANAGED_BY_VALUE,
+    [TAG_STAGE]: stage,
+    [TAG_REGION]: region,
+    [TAG_CLUSTER]: clusterName,
+    [TAG_BINDING]: bindingName,
+  };
+}
+
+/** `true` (any case) in the opt-out tag leaves a cluster alone. */
+export function isOptedOut(cluster: ClusterInfo, optOutTagKey: string): boolean {
+  return hasTrueTag(cluster, optOutTagKey);
+}
+
+function hasTrueTag(cluster: ClusterInfo, key: string): boolean {
+  return cluster.tags[key]?.trim().toLowerCase() === 'true';
+}
+
+/**
+ * What should exist: one role per (selected cluster, binding), pure. A cluster that is not selected,
+ * opted out, not ACTIVE/UPDATING, without an OIDC issuer, or without an IAM OIDC provider (while
+ * `createOidcProvider` is off) gets no role and a SkippedTarget saying why; a binding whose policies
+ * do not render for a cluster is skipped alone. Role names that collide (a hash collision) are skipped.
+ */
+export function desiredState(
+  config: ReconcilerConfig,
+  discovery: Discovery,
+  templates: TemplateCatalog = BUILTIN_TEMPLATES,
+): DesiredState {
+  const included = config.clusters.include.length === 0 ? () => true : compileGlobs(config.clusters.include);
+  const optInTagKey = config.clusters.optInTagKey;
+  const excluded = compileGlobs(config.clusters.exclude);
+  const knownProviders = new Set(discovery.oidcProviderArns);
+  const roles: DesiredRole[] = [];
+  const skipped: SkippedTarget[] = [];
+  const providers = new Map<string, DesiredOidcProvider>();
+  const seenClusters = new Set<string>();
+
+  for (const scan of discovery.regions) {
+    for (const cluster of scan.clusters) {
+      const key = JSON.stringify([cluster.region, cluster.name]);
+      if (seenClusters.has(key)) continue;
+      seenClusters.add(key);
+      const skip = (reason: string) =>
+        skipped.push({ region: cluster.region, clusterName: cluster.name, reason });
+      if (!isValidClusterName(cluster.name)) {
+        skip(
+          `cluster name ${JSON.stringify(cluster.name)} is not a valid EKS cluster name (${EKS_CLUSTER_NAME_RULE}); refused`,
+        );
+        continue;
+      }
+      if (!included(cluster.name) || excluded(cluster.name)) {
+        skip('not selected by clusters.include/exclude');
+        continue;
+      }
+      if (optInTagKey !== undefined && !hasTrueTag(cluster, optInTagKey)) {
+        skip(`not opted in: no tag ${optInTagKey}=true`);
+        continue;
+      }
+      if (isOptedOut(cluster, config.clusters.optOutTagKey)) {
+        skip(`opted out by tag ${config.clusters.optOutTagKey}=true`);
+        continue;
+      }
+      if (!RECONCILED_CLUSTER_STATUSES.has(cluster.status)) {
+        skip(`cluster status is ${cluster.status}; roles are made for ACTIVE or UPDATING clusters only`);
+        continue;
+      }
+      if (cluster.oidcIssuer === undefined || cluster.oidcIssuer === '') {
+        skip('cluster has no OIDC issuer');
+        continue;
+      }
+      const issuerHost = issuerHostPath(cluster.oidcIssuer);
+      if (issuerHost === undefined) {
+        skip(`OIDC issuer "${cluster.oidcIssuer}" is not an https URL`);
+        continue;
+      }
+      const providerArn = oidcProviderArnFor(discovery.account, issuerHost);
+      if (!knownProviders.has(providerArn)) {
+        if (!config.createOidcProvider) {
+          skip(
+            `no IAM OIDC provider ${providerArn} for the cluster's issuer (create it, or set createOidcProvider)`,
+          );
+          continue;
+        }
+        if (!providers.has(providerArn)) {
+          providers.set(providerArn, {
+            region: cluster.region,
+            clusterName: cluster.name,
+            issuerUrl: cluster.oidcIssuer,
+            arn: providerArn,
+          });
+        }
+      }
+      for (const binding of config.bindings) {
+        try {
+          roles.push(
+            desiredRole(config, discovery.account, cluster, issuerHost, providerArn, binding, templates),
+          );
+        } catch (error) {
+          if (!(error instanceof TemplateError)) throw error;
+          skipped.push({
+            region: cluster.region,
+            clusterName: cluster.name,
+            bindingName: binding.name,
+            reason: error.message,
+          });
+        }
+      }
+    }
+  }
+  return { roles: dropNameCollisions(roles, skipped), oidcProviders: [...providers.values()], skipped };
+}
+
+function desiredRole(
+  config: ReconcilerConfig,
+  account: AccountInfo,
+  cluster: ClusterInfo,
+  issuerHost: string,
+  providerArn: string,
+  binding: Binding,
+  templates: TemplateCatalog,
+): DesiredRole {
+  const builtins: BuiltinValues = {
+    AccountId: account.accountId,
+    Partition: account.partition,
+    Region: cluster.region,
+    ClusterName: cluster.name,
+    Stage: config.stage,
+    Namespace: binding.namespace,
+    ServiceAccount: binding.serviceAccount,
+  };
+  const trustPolicy = renderTrustPolicy(templates, { ...builtins, OidcIssuer: issuerHost });
+  const inlinePolicies: Record<string, PolicyDocument> = {};
+  const occurrences = new Map<string, number>();
+  let size = 0;
+  for (const policy of binding.policies) {
+    const occurrence = (occurrences.get(policy.template) ?? 0) + 1;
+    occurrences.set(policy.template, occurrence);
+    const document = renderPolicyTemplate(
+      templates,
+      { template: policy.template, binding: binding.name },
+      policy.params,
+      builtins,
+    );
+    size += policySize(document);
+    inlinePolicies[inlinePolicyName(policy.template, occurrence)] = document;
+  }
+  if (size > INLINE_POLICIES_MAX_SIZE) {
+    throw new TemplateError(
+      `binding "${binding.name}": inline policies total ${size} characters, over IAM's limit of ${INLINE_POLICIES_MAX_SIZE} per role`,
+    );
+  }
+  const role: DesiredRole = {
+    roleName: roleNameFor(config.roleNamePrefix, cluster.region, cluster.name, binding.name, config.stage),
+    path: config.rolePath,
+    region: cluster.region,
+    clusterName: cluster.name,
+    bindingName: binding.name,
+    oidcProviderArn: providerArn,
+    trustPolicy,
+    inlinePolicies,
+    tags: { ...config.tags, ...ownershipTags(config.stage, cluster.region, cluster.name, binding.name) },
+    permissionsBoundaryArn: config.permissionsBoundaryArn,
+    description: `IRSA role for system:serviceaccount:${binding.namespace}:${binding.serviceAccount} on EKS cluster ${cluster.name} (${cluster.region}), managed by irsa-reconciler stage ${config.stage}`,
+  };
+  return role;
+}
+
+/**
+ * Two targets with one role name (a hash collision; IAM compares names case-insensitively) would fight
+ * over the role: neither gets it.
+ */
+function dropNameCollisions(roles: DesiredRole[], skipped: SkippedTarget[]): DesiredRole[] {
+  const count = new Map<string, number>();
+  for (const role of roles) {
+    const key = role.roleName.toLowerCase();
+    count.set(key, (count.get(key) ?? 0) + 1);
+  }
+  return roles.filter((role) => {
+    if (count.get(role.roleName.toLowerCase()) === 1) return true;
+    skipped.push({
+      region: role.region,
+      clusterName: role.clusterName,
+      bindingName: role.bindingName,
+      reason: `role name ${role.roleName} is computed for more than one target; change roleNamePrefix or the binding name`,
+    });
+    return false;
+  });
+}

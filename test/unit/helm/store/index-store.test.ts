@@ -1,0 +1,255 @@
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  type PutObjectCommandInput,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AwsCallError, IndexFormatError } from '../../../../lib/errors';
+import { parseIndex } from '../../../../lib/helm/repo/index-file';
+import { backupIndex, readIndex, updateIndex } from '../../../../lib/helm/store/index-store';
+import type { IndexFile } from '../../../../lib/helm/types';
+import { objectBody, s3Error } from '../s3-mock';
+
+const s3Mock = mockClient(S3Client);
+const s3 = new S3Client({ region: 'eu-west-1' });
+const LOCATION = { bucket: 'acme-helm-charts', key: 'charts/index.yaml' };
+
+function indexText(...charts: string[]): string {
+  const entries = charts
+    .map(
+      (name) => `  ${name}:
+  - apiVersion: v2
+    created: "2026-11-01T10:00:00Z"
+    digest: ${'a'.repeat(64)}
+    name: ${name}
+    urls:
+    - ${name}-1.0.0.tgz
+    version: 1.0.0
+`,
+    )
+    .join('');
+  return `apiVersion: v1\nentries:${charts.length ? `\n${entries}` : ' {}\n'}generated: "2026-11-01T10:00:00Z"\n`;
+}
+
+/** Adds `name` to whatever index it is given, as a caller's decide function would. */
+function addChart(name: string) {
+  const seen: (string[] | undefined)[] = [];
+  const decide = async (current: Awaited<ReturnType<typeof readIndex>>): Promise<IndexFile | undefined> => {
+    const base = current.state === 'readable' ? current.index : parseIndex(indexText());
+    seen.push(current.state === 'readable' ? Object.keys(current.index.entries) : undefined);
+    if (base.entries[name]) return undefined;
+    const template = parseIndex(indexText(name)).entries[name] ?? [];
+    return { ...base, entries: { ...base.entries, [name]: template } };
+  };
+  return { decide, seen };
+}
+
+function putInputs(): PutObjectCommandInput[] {
+  return s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input);
+}
+
+afterEach(() => {
+  s3Mock.reset();
+});
+
+describe('readIndex', () => {
+  it('reports an absent index on NoSuchKey', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('NoSuchKey', 404));
+    await expect(readIndex(s3, LOCATION)).resolves.toEqual({ state: 'absent' });
+  });
+
+  it('returns the parsed index with the ETag of the version read', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+
+    const stored = await readIndex(s3, LOCATION);
+
+    expect(stored).toEqual({
+      state: 'readable',
+      etag: '"e1"',
+      index: expect.objectContaining({ apiVersion: 'v1' }),
+    });
+    expect(stored.state === 'readable' && Object.keys(stored.index.entries)).toEqual(['alpha']);
+  });
+
+  it('reports a damaged index as unreadable, with an error telling the operator to rebuild', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody('entries: [not: an index'), ETag: '"bad"' });
+
+    const stored = await readIndex(s3, LOCATION);
+
+    expect(stored.state).toBe('unreadable');
+    if (stored.state !== 'unreadable') return;
+    expect(stored.etag).toBe('"bad"');
+    expect(stored.error).toBeInstanceOf(IndexFormatError);
+    expect(stored.error.retryable).toBe(false);
+    expect(stored.error.message).toContain('s3://acme-helm-charts/charts/index.yaml is unreadable');
+    expect(stored.error.message).toContain('rebuild');
+  });
+
+  it('does not take a denied read for an absent index', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
+
+    await expect(readIndex(s3, LOCATION)).rejects.toThrow(AwsCallError);
+    await expect(readIndex(s3, LOCATION)).rejects.toThrow('S3:GetObject failed: AccessDenied');
+  });
+});
+
+describe('updateIndex', () => {
+  const fastOptions = { maxAttempts: 4, random: () => 1, sleep: async () => {} };
+
+  it('creates a missing index only if it is still missing (If-None-Match: *)', async () => {
+    // Prepare
+    s3Mock.on(GetObjectCommand).rejects(s3Error('NoSuchKey', 404));
+    s3Mock.on(PutObjectCommand).resolves({ ETag: '"new"' });
+
+    // Act
+    const result = await updateIndex(s3, LOCATION, addChart('alpha').decide, fastOptions);
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'created', attempts: 1, conflicts: 0 });
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: 'acme-helm-charts',
+      Key: 'charts/index.yaml',
+      IfNoneMatch: '*',
+      ContentType: 'application/yaml; charset=utf-8',
+    });
+    expect(putInputs()[0]?.IfMatch).toBeUndefined();
+    expect(parseIndex(String(putInputs()[0]?.Body)).entries.alpha).toHaveLength(1);
+  });
+
+  it('replaces an existing index only if it is still the version read (If-Match)', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+    s3Mock.on(PutObjectCommand).resolves({});
+
+    const result = await updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+    expect(result.outcome).toBe('updated');
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, { IfMatch: '"e1"' });
+    expect(Object.keys(parseIndex(String(putInputs()[0]?.Body)).entries)).toEqual(['alpha', 'beta']);
+  });
+
+  it('writes nothing when the decision is "no change"', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+
+    const result = await updateIndex(s3, LOCATION, addChart('alpha').decide, fastOptions);
+
+    expect(result).toEqual({ outcome: 'none', attempts: 1, conflicts: 0 });
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+
+  it.each([
+    ['PreconditionFailed', 412],
+    ['ConditionalRequestConflict', 409],
+  ])(
+    'after %s re-reads the index and re-applies the change to what another writer wrote',
+    async (code, status) => {
+      // Prepare: someone adds "gamma" between our read and our write.
+      s3Mock
+        .on(GetObjectCommand)
+        .resolvesOnce({ Body: objectBody(indexText('alpha')), ETag: '"e1"' })
+        .resolves({ Body: objectBody(indexText('alpha', 'gamma')), ETag: '"e2"' });
+      s3Mock.on(PutObjectCommand).rejectsOnce(s3Error(code, status)).resolves({});
+      const { decide, seen } = addChart('beta');
+      const delays: number[] = [];
+
+      // Act
+      const result = await updateIndex(s3, LOCATION, decide, {
+        ...fastOptions,
+        random: () => 0.5,
+        sleep: async (ms) => {
+          delays.push(ms);
+        },
+      });
+
+      // Assess
+      expect(result).toMatchObject({ outcome: 'updated', attempts: 2, conflicts: 1 });
+      expect(seen).toEqual([['alpha'], ['alpha', 'gamma']]);
+      expect(putInputs().map((input) => input.IfMatch)).toEqual(['"e1"', '"e2"']);
+      expect(Object.keys(parseIndex(String(putInputs()[1]?.Body)).entries)).toEqual([
+        'alpha',
+        'beta',
+        'gamma',
+      ]);
+      expect(delays).toEqual([25]);
+    },
+  );
+
+  it('treats NoSuchKey on If-Match (index deleted meanwhile) as a conflict and re-creates it', async () => {
+    s3Mock
+      .on(GetObjectCommand)
+      .resolvesOnce({ Body: objectBody(indexText('alpha')), ETag: '"e1"' })
+      .rejects(s3Error('NoSuchKey', 404));
+    s3Mock.on(PutObjectCommand).rejectsOnce(s3Error('NoSuchKey', 404)).resolves({});
+
+    const result = await updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+    expect(result).toMatchObject({ outcome: 'created', conflicts: 1 });
+    expect(putInputs().map((input) => [input.IfMatch, input.IfNoneMatch])).toEqual([
+      ['"e1"', undefined],
+      [undefined, '*'],
+    ]);
+  });
+
+  it('backs off exponentially with full jitter and gives up with a retryable error after maxAttempts', async () => {
+    // Prepare
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+    s3Mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412));
+    const delays: number[] = [];
+
+    // Act
+    const failure = updateIndex(s3, LOCATION, addChart('beta').decide, {
+      maxAttempts: 5,
+      baseDelayMs: 100,
+      maxDelayMs: 500,
+      random: () => 0.999,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({
+      name: 'AwsCallError',
+      retryable: true,
+      code: 'PreconditionFailed',
+    });
+    await expect(failure).rejects.toThrow('changed under every one of 5 attempts');
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 5);
+    expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 5);
+    expect(delays).toEqual([99, 199, 399, 499]);
+  });
+
+  it('does not retry a write that failed for another reason', async () => {
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+    s3Mock.on(PutObjectCommand).rejects(s3Error('AccessDenied', 403));
+
+    const failure = updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+    await expect(failure).rejects.toMatchObject({
+      name: 'AwsCallError',
+      code: 'AccessDenied',
+      retryable: false,
+    });
+    expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+  });
+});
+
+describe('backupIndex', () => {
+  it('copies the index to a timestamped key next to it', async () => {
+    s3Mock.on(CopyObjectCommand).resolves({});
+
+    const key = await backupIndex(
+      s3,
+      { bucket: 'acme-helm-charts', key: 'team charts/index.yaml' },
+      new Date('2026-11-22T23:05:09.123Z'),
+    );
+
+    expect(key).toBe('team charts/index.yaml.bak-20261122T230509Z');
+    expect(s3Mock).toHaveReceivedCommandWith(CopyObjectCommand, {
+      Bucket: 'acme-helm-charts',
+      Key: 'team charts/index.yaml.bak-20261122T230509Z',
+      CopySource: 'acme-helm-charts/team%20charts/index.yaml',
+    });
+  });
+});
