@@ -2,10 +2,11 @@ import middy from '@middy/core';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
 import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
 import { coldStartFailure, loadHandlerEnv, serviceLogger } from '../lib/lambda/env';
-import { errorLogging, ReconcileFailedError } from '../lib/lambda/errors';
+import { errorLogging } from '../lib/lambda/errors';
 import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled-event';
 import type { Logger } from '../lib/observability/logger';
 import { reconcile } from '../lib/reconciler/index';
+import { failureOf } from '../lib/reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface ReconcileHandlerDeps {
@@ -31,7 +32,7 @@ export function createHandler(deps: ReconcileHandlerDeps) {
       const config = configForTrigger(await deps.loadConfig(), trigger);
       const report = await reconcile({ clients: deps.clients, logger }, config);
       logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
-      if (report.failed) throw new ReconcileFailedError(report);
+      if (report.failed) throw failureOf(report);
       return {
         dryRun: report.dryRun,
         counts: report.counts,

@@ -49,6 +49,46 @@ export class RefusedRequestError extends InvalidEventError {
   }
 }
 
+/** A reconcile finished, but some region could not be scanned or some action failed. */
+export class ReconcileFailedError extends IrsaReconcilerError {
+  constructor(message: string, options: ErrorOptions & { retryable: boolean }) {
+    super(message, options);
+    this.name = 'ReconcileFailedError';
+  }
+}
+
+/** The handler did not finish before its deadline. */
+export class DeadlineExceededError extends IrsaReconcilerError {
+  constructor(message: string) {
+    super(message, { retryable: true });
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+/** A document is not valid YAML as yaml.v2 reads it (the Helm index and Chart.yaml codec). */
+export class YamlSyntaxError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'YamlSyntaxError';
+  }
+}
+
+/** A document does not fit Helm's types (a string where a list belongs, an unknown field in strict mode). */
+export class MetadataDecodeError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'MetadataDecodeError';
+  }
+}
+
+/** A chart archive is not a well-formed tar stream. */
+export class TarFormatError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'TarFormatError';
+  }
+}
+
 /** A write would touch a resource this deployment does not own. */
 export class NotOwnedError extends IrsaReconcilerError {
   constructor(message: string, options?: ErrorOptions) {

@@ -3,10 +3,10 @@ import type { AwsClients } from '../aws/clients';
 import { ConfigError, isNotFound, RefusedRequestError, toAwsCallError } from '../errors';
 import type { Logger } from '../observability/logger';
 import { reconcile, teardown } from '../reconciler/index';
+import { describeFailures, hasFailedActions } from '../reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../reconciler/types';
 import type { CfnEvent } from './cfn-event';
 import type { CfnOutcome } from './cfn-response';
-import { describeFailures, hasFailedActions } from './errors';
 
 /** What the custom resource knows of its own deployment, from its environment. */
 export interface DeploymentIdentity {

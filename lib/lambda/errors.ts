@@ -1,28 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
-import { describeError, IrsaReconcilerError, isRetryableAwsError } from '../errors';
+import { describeError, isRetryableAwsError } from '../errors';
 import type { Logger } from '../observability/logger';
-import type { Action, ReconcileReport } from '../reconciler/types';
-
-/** A run finished but some region could not be scanned or some action failed. */
-export class ReconcileFailedError extends IrsaReconcilerError {
-  readonly report: ReconcileReport;
-
-  constructor(report: ReconcileReport) {
-    super(`Reconcile finished with failures: ${describeFailures(report)}`, {
-      retryable: failuresAreRetryable(report),
-    });
-    this.name = 'ReconcileFailedError';
-    this.report = report;
-  }
-}
-
-/** The handler did not finish before its deadline. */
-export class DeadlineExceededError extends IrsaReconcilerError {
-  constructor(message: string) {
-    super(message, { retryable: true });
-    this.name = 'DeadlineExceededError';
-  }
-}
 
 export type ErrorClassification = 'retryable' | 'terminal';
 
@@ -44,47 +22,6 @@ export function classifyError(error: unknown): ClassifiedError {
     errorName: error instanceof Error ? error.name : typeof error,
     reason: describeError(error),
   };
-}
-
-/** Short text of what failed in a report: unknown regions first, then failed actions. */
-export function describeFailures(
-  report: ReconcileReport,
-  options: { includeRegions?: boolean } = {},
-): string {
-  const parts: string[] = [];
-  if (options.includeRegions ?? true) {
-    for (const region of report.regions) {
-      if (region.status === 'unknown')
-        parts.push(`region ${region.region} unknown (${region.error ?? 'scan failed'})`);
-    }
-  }
-  for (const { action, outcome } of report.results) {
-    if (outcome.status === 'failed') parts.push(`${describeAction(action)} failed (${outcome.error})`);
-  }
-  return parts.length > 0 ? parts.join('; ') : 'no failure recorded';
-}
-
-/** Whether a teardown (stack delete) left something behind: only failed actions count there. */
-export function hasFailedActions(report: ReconcileReport): boolean {
-  return report.results.some(({ outcome }) => outcome.status === 'failed');
-}
-
-export function describeAction(action: Action): string {
-  switch (action.kind) {
-    case 'create-oidc-provider':
-      return `create-oidc-provider ${action.provider.issuerUrl}`;
-    case 'create':
-      return `create ${action.role.roleName}`;
-    case 'put-policy':
-    case 'delete-policy':
-      return `${action.kind} ${action.roleName}/${action.policyName}`;
-    default:
-      return `${action.kind} ${action.roleName}`;
-  }
-}
-
-function failuresAreRetryable(report: ReconcileReport): boolean {
-  return report.results.every(({ outcome }) => outcome.status !== 'failed' || outcome.retryable);
 }
 
 /** Logs a failed invocation once, with its classification, and lets the error fail the invocation. */

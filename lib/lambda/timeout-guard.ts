@@ -1,4 +1,4 @@
-import { DeadlineExceededError } from './errors';
+import { DeadlineExceededError } from '../errors';
 
 export interface DeadlineOptions {
   /** `context.getRemainingTimeInMillis()` when the work starts. */

@@ -4,7 +4,6 @@ import {
   DeleteRoleCommand,
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
-  GetRoleCommand,
   PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   TagRoleCommand,
@@ -20,28 +19,27 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
-import type { ReconcilerDeps } from './index';
-import { listAttachedPolicyArns, listInlinePolicyNames, readTags } from './observe/observe';
-import { isOwnedRole } from './plan/plan';
-import {
-  type Action,
-  type ActionOutcome,
-  type ActionResult,
-  type DesiredOidcProvider,
-  type DesiredRole,
-  type Plan,
-  type PolicyDocument,
-  type ReconcilerConfig,
-  TAG_MANAGED_BY,
-  TAG_MANAGED_BY_VALUE,
-  TAG_STAGE,
+import type { ReconcilerDeps } from './deps';
+import { listAttachedPolicyArns, listInlinePolicyNames, readRole, readTags } from './observe/iam-roles';
+import { isOwnedRole, TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_STAGE } from './ownership';
+import type {
+  Action,
+  ActionOutcome,
+  ActionResult,
+  DesiredOidcProvider,
+  DesiredRole,
+  Plan,
+  PolicyDocument,
+  ReconcilerConfig,
 } from './types';
 
 type RoleAction = Exclude<Action, { kind: 'create-oidc-provider' }>;
 type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
 
-/** The order of one role's actions: it exists first, frees inline-policy space before adding, goes last. */
-// The boundary comes first: the stack's IAM policy lets the reconciler change only roles that carry it.
+/**
+ * The order of one role's actions: it exists first, gets its boundary next (the stack's IAM policy lets
+ * the reconciler change only roles that carry it), frees inline-policy space before adding, goes last.
+ */
 const ORDER: Record<RoleAction['kind'], number> = {
   create: 0,
   'set-boundary': 1,
@@ -401,16 +399,9 @@ async function assertOwned(
   config: ReconcilerConfig,
   purpose: string,
 ): Promise<{ permissionsBoundaryArn?: string } | undefined> {
-  let path: string;
-  let permissionsBoundaryArn: string | undefined;
-  try {
-    const { Role: role } = await deps.clients.iam.send(new GetRoleCommand({ RoleName: roleName }));
-    path = role?.Path ?? '/';
-    permissionsBoundaryArn = role?.PermissionsBoundary?.PermissionsBoundaryArn;
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw toAwsCallError(`IAM GetRole ${roleName}`, error);
-  }
+  const current = await readRole(deps, roleName);
+  if (!current) return undefined;
+  const { path, permissionsBoundaryArn } = current;
   const tags = await readTags(deps, roleName);
   if (!tags) return undefined;
   if (!isOwnedRole({ path, tags }, config)) {

@@ -1,6 +1,5 @@
-import type { AwsClients } from '../aws/clients';
-import type { Logger } from '../observability/logger';
 import { apply } from './apply';
+import type { ReconcilerDeps } from './deps';
 import { discover, discoverAccount } from './observe/discovery';
 import { observe } from './observe/observe';
 import { desiredState } from './plan/desired';
@@ -18,10 +17,7 @@ import type {
 /** Changes listed in the summary log line; the report itself always has all of them. */
 const MAX_LOGGED_CHANGES = 100;
 
-export interface ReconcilerDeps {
-  clients: AwsClients;
-  logger: Logger;
-}
+export type { ReconcilerDeps } from './deps';
 
 /**
  * One level-based pass: discover clusters → observe owned roles → desired state → plan → apply

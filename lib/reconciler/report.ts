@@ -1,3 +1,4 @@
+import { ReconcileFailedError } from '../errors';
 import type { Action, ActionResult, ReconcileReport, ReportCounts, SkippedTarget } from './types';
 
 type Category = 'created' | 'updated' | 'deleted' | 'unchanged';
@@ -172,4 +173,52 @@ export function formatReportTable(report: ReconcileReport): string {
   lines.push(...calls.map(([operation, count]) => `  ${operation.padEnd(40)} ${String(count).padStart(5)}`));
   lines.push('', report.failed ? 'Result: FAILED' : 'Result: OK');
   return lines.join('\n');
+}
+
+/** Short text of what failed in a report: unknown regions first, then failed actions. */
+export function describeFailures(
+  report: ReconcileReport,
+  options: { includeRegions?: boolean } = {},
+): string {
+  const parts: string[] = [];
+  if (options.includeRegions ?? true) {
+    for (const region of report.regions) {
+      if (region.status === 'unknown')
+        parts.push(`region ${region.region} unknown (${region.error ?? 'scan failed'})`);
+    }
+  }
+  for (const { action, outcome } of report.results) {
+    if (outcome.status === 'failed') parts.push(`${describeAction(action)} failed (${outcome.error})`);
+  }
+  return parts.length > 0 ? parts.join('; ') : 'no failure recorded';
+}
+
+/** Whether a teardown (stack delete) left something behind: only failed actions count there. */
+export function hasFailedActions(report: ReconcileReport): boolean {
+  return report.results.some(({ outcome }) => outcome.status === 'failed');
+}
+
+export function describeAction(action: Action): string {
+  switch (action.kind) {
+    case 'create-oidc-provider':
+      return `create-oidc-provider ${action.provider.issuerUrl}`;
+    case 'create':
+      return `create ${action.role.roleName}`;
+    case 'put-policy':
+    case 'delete-policy':
+      return `${action.kind} ${action.roleName}/${action.policyName}`;
+    default:
+      return `${action.kind} ${action.roleName}`;
+  }
+}
+
+/** The error a run with failures ends in: retryable only when every failed action was. */
+export function failureOf(report: ReconcileReport): ReconcileFailedError {
+  return new ReconcileFailedError(`Reconcile finished with failures: ${describeFailures(report)}`, {
+    retryable: failuresAreRetryable(report),
+  });
+}
+
+function failuresAreRetryable(report: ReconcileReport): boolean {
+  return report.results.every(({ outcome }) => outcome.status !== 'failed' || outcome.retryable);
 }

@@ -97,14 +97,6 @@ export interface Discovery {
   oidcProviderArns: string[];
 }
 
-/** Ownership and identity tags put on every role the reconciler makes. */
-export const TAG_MANAGED_BY = 'irsa-reconciler/managed-by';
-export const TAG_MANAGED_BY_VALUE = 'irsa-reconciler';
-export const TAG_STAGE = 'irsa-reconciler/stage';
-export const TAG_REGION = 'irsa-reconciler/region';
-export const TAG_CLUSTER = 'irsa-reconciler/cluster';
-export const TAG_BINDING = 'irsa-reconciler/binding';
-
 export interface DesiredRole {
   roleName: string;
   path: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createHandler } from '../../functions/custom-resource';
 import { type DeployedConfigLocation, readDeployedConfig } from '../../lib/lambda/deployed-config';
 import { silentLogger } from '../../lib/observability/logger';
-import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
+import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/ownership';
 import {
   createBoundaryPolicy,
   createCluster,

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { DeleteHostedConfigurationVersionCommand } from '@aws-sdk/client-appconfig';
 import { stageValues } from '../../config/stage-values';
 import { createHandler } from '../../functions/reconcile';
+import { ReconcileFailedError } from '../../lib/errors';
 import { readDeployedConfig } from '../../lib/lambda/deployed-config';
-import { ReconcileFailedError } from '../../lib/lambda/errors';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
-import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/types';
+import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/ownership';
 import {
   createBoundaryPolicy,
   createCluster,

@@ -10,14 +10,13 @@ import { createLogger, silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, teardown } from '../../lib/reconciler/index';
 import {
-  type ReconcileReport,
-  type ReconcilerConfig,
   TAG_BINDING,
   TAG_CLUSTER,
   TAG_MANAGED_BY,
   TAG_REGION,
   TAG_STAGE,
-} from '../../lib/reconciler/types';
+} from '../../lib/reconciler/ownership';
+import type { ReconcileReport, ReconcilerConfig } from '../../lib/reconciler/types';
 import {
   createCluster,
   createForeignRole,

@@ -9,7 +9,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/types';
+import { TAG_BINDING, TAG_CLUSTER } from '../../lib/reconciler/ownership';
 import { extractFunctionZip, invokeBundledHandler } from '../support/bundle-runner';
 import { chartArchive } from '../support/chart-archives';
 import {

@@ -8,16 +8,11 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createGunzip } from 'node:zlib';
-import { InvalidChartError } from '../../errors';
-import {
-  decodeChartMetadata,
-  MetadataDecodeError,
-  mergeChartMetadata,
-  validateMetadata,
-} from '../repo/metadata';
+import { InvalidChartError, MetadataDecodeError, TarFormatError, YamlSyntaxError } from '../../errors';
+import { decodeChartMetadata, mergeChartMetadata, validateMetadata } from '../repo/metadata';
 import type { ChartArchive, ChartMetadata } from '../types';
-import { parseGoYaml, YamlSyntaxError } from '../yaml/go-yaml-parse';
-import { type TarEntry, TarFormatError, TarReader } from './tar';
+import { parseGoYaml } from '../yaml/go-yaml-parse';
+import { type TarEntry, TarReader } from './tar';
 
 export interface ChartReadLimits {
   /** Largest compressed archive read (bytes). */

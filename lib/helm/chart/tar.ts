@@ -1,3 +1,4 @@
+import { TarFormatError } from '../../errors';
 /**
  * A small push-style tar reader: feed it decompressed chunks, it reports each entry's header and hands
  * the entry's bytes to the caller only when the caller asked for them (up to a limit), so memory stays
@@ -23,13 +24,6 @@ export interface TarVisitor {
   entry(entry: TarEntry): TarEntryDecision;
   /** The collected bytes of an entry whose decision was `collect`. */
   data(entry: TarEntry, bytes: Buffer): void;
-}
-
-export class TarFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TarFormatError';
-  }
 }
 
 const BLOCK = 512;

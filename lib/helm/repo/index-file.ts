@@ -3,19 +3,13 @@
  * YAML, invalid entries dropped, missing apiVersion an error), entries (the chart metadata plus urls,
  * created and digest), ordering (SemVer descending), and the exact YAML Helm writes.
  */
-import { IndexFormatError } from '../../errors';
+import { IndexFormatError, MetadataDecodeError, YamlSyntaxError } from '../../errors';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from '../types';
 import { parseEmittedYaml } from '../yaml/fast-yaml';
 import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from '../yaml/go-time';
 import { emitGoYaml, type GoValue } from '../yaml/go-yaml';
-import { parseGoYaml, YamlSyntaxError, type YamlValue } from '../yaml/go-yaml-parse';
-import {
-  type DecodedStruct,
-  decodeIndexEntry,
-  MetadataDecodeError,
-  toInterface,
-  validateMetadata,
-} from './metadata';
+import { parseGoYaml, type YamlValue } from '../yaml/go-yaml-parse';
+import { type DecodedStruct, decodeIndexEntry, toInterface, validateMetadata } from './metadata';
 import { compareVersionsDescending } from './semver';
 
 export { formatHelmTime } from '../yaml/go-time';

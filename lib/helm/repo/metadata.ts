@@ -1,3 +1,4 @@
+import { MetadataDecodeError } from '../../errors';
 /**
  * Chart metadata as Helm's Go types hold it (helm.sh/helm/v3 pkg/chart.Metadata, Maintainer, Dependency,
  * pkg/repo.ChartVersion): decoding a parsed YAML or JSON document into those fields with the same
@@ -9,14 +10,6 @@ import type { GoValue } from '../yaml/go-yaml';
 import { formatGoFloat } from '../yaml/go-yaml';
 import type { YamlValue } from '../yaml/go-yaml-parse';
 import { isHelmVersion } from './semver';
-
-/** A document does not fit Helm's types (a string where a list belongs, an unknown field in strict mode). */
-export class MetadataDecodeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MetadataDecodeError';
-  }
-}
 
 type FieldKind =
   | 'string'

@@ -5,6 +5,7 @@
  * scalars is ours, so that `appVersion: 1.0`, `yes` or `2024-01-02` mean what they mean to Helm.
  */
 import { isAlias, isMap, isScalar, isSeq, type Node, parseAllDocuments, Scalar } from 'yaml';
+import { YamlSyntaxError } from '../../errors';
 import { formatGoFloat, resolvePlain } from './go-yaml';
 
 /** A YAML value as yaml.v2 decodes it into interface{} (integers exact, floats as numbers). */
@@ -17,13 +18,6 @@ export type YamlValue =
   | { kind: 'float'; value: number }
   | { kind: 'seq'; items: YamlValue[] }
   | { kind: 'map'; entries: Array<[string, YamlValue]> };
-
-export class YamlSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'YamlSyntaxError';
-  }
-}
 
 export interface YamlParseOptions {
   /** yaml.v2 UnmarshalStrict: a key repeated in one mapping is an error. */

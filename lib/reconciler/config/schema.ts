@@ -1,5 +1,6 @@
-import { type core, z } from 'zod';
+import { z } from 'zod';
 import { ConfigError, TemplateError } from '../../errors';
+import { issueLines } from '../../util/zod-issues';
 import type { Partition, ReconcilerConfig } from '../types';
 import { BUILTIN_TEMPLATES } from './catalog';
 import { ROLE_NAME_PREFIX_MAX_LENGTH } from './naming';
@@ -135,7 +136,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     throw new ConfigError(`deploymentRegion: "${context.deploymentRegion}" is not an AWS region name`);
   }
   const parsed = configSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues));
+  if (!parsed.success) throw new ConfigError(issueLines(parsed.error.issues).join('\n'));
   const data = parsed.data;
   const config: ReconcilerConfig = {
     stage: context.stage,
@@ -254,31 +255,4 @@ function checkTemplates(config: ReconcilerConfig, templates: TemplateCatalog): v
       );
     }
   });
-}
-
-function formatIssues(issues: readonly core.$ZodIssue[]): string {
-  const lines: string[] = [];
-  for (const issue of issues) {
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        lines.push(`${formatPath([...issue.path, key])}: unknown field (check the spelling)`);
-    } else {
-      lines.push(`${formatPath(issue.path)}: ${issueMessage(issue)}`);
-    }
-  }
-  return lines.join('\n');
-}
-
-function issueMessage(issue: core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-  return issue.message;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(config)';
-  return path
-    .map((part, index) =>
-      typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`,
-    )
-    .join('');
 }

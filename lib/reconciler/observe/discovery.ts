@@ -1,10 +1,10 @@
 import { DescribeClusterCommand, paginateListClusters } from '@aws-sdk/client-eks';
-import { ListOpenIDConnectProvidersCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { describeError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../../errors';
 import { mapSettled } from '../../util/concurrency';
-import type { ReconcilerDeps } from '../index';
+import type { ReconcilerDeps } from '../deps';
 import type { AccountInfo, ClusterInfo, Discovery, Partition, ReconcilerConfig, RegionScan } from '../types';
+import { listOidcProviderArns } from './iam-roles';
 
 const PARTITIONS: readonly Partition[] = ['aws', 'aws-cn', 'aws-us-gov'];
 
@@ -97,19 +97,6 @@ export function partitionOfArn(arn: string | undefined): Partition {
     );
   }
   return known;
-}
-
-export async function listOidcProviderArns(deps: ReconcilerDeps): Promise<string[]> {
-  try {
-    // ListOpenIDConnectProviders is not paginated: it returns every provider of the account.
-    const response = await deps.clients.iam.send(new ListOpenIDConnectProvidersCommand({}));
-    return (response.OpenIDConnectProviderList ?? [])
-      .map((provider) => provider.Arn)
-      .filter((arn): arn is string => typeof arn === 'string')
-      .sort();
-  } catch (error) {
-    throw toAwsCallError('IAM ListOpenIDConnectProviders', error);
-  }
 }
 
 /** EKS's largest ListClusters page (the default is 100 too, stated so a changed default costs nothing). */

@@ -10,23 +10,18 @@ import {
   renderTrustPolicy,
   type TemplateCatalog,
 } from '../config/templates';
-import {
-  type AccountInfo,
-  type Binding,
-  type ClusterInfo,
-  type DesiredOidcProvider,
-  type DesiredRole,
-  type DesiredState,
-  type Discovery,
-  type PolicyDocument,
-  type ReconcilerConfig,
-  type SkippedTarget,
-  TAG_BINDING,
-  TAG_CLUSTER,
-  TAG_MANAGED_BY,
-  TAG_MANAGED_BY_VALUE,
-  TAG_REGION,
-  TAG_STAGE,
+import { ownershipTags } from '../ownership';
+import type {
+  AccountInfo,
+  Binding,
+  ClusterInfo,
+  DesiredOidcProvider,
+  DesiredRole,
+  DesiredState,
+  Discovery,
+  PolicyDocument,
+  ReconcilerConfig,
+  SkippedTarget,
 } from '../types';
 
 /** Cluster states in which a cluster gets its roles. */
@@ -40,22 +35,6 @@ export function issuerHostPath(issuerUrl: string): string | undefined {
 
 export function oidcProviderArnFor(account: AccountInfo, issuerHost: string): string {
   return `arn:${account.partition}:iam::${account.accountId}:oidc-provider/${issuerHost}`;
-}
-
-/** The tags that mark a role as this deployment's, for one (region, cluster, binding). */
-export function ownershipTags(
-  stage: string,
-  region: string,
-  clusterName: string,
-  bindingName: string,
-): Record<string, string> {
-  return {
-    [TAG_MANAGED_BY]: TAG_MANAGED_BY_VALUE,
-    [TAG_STAGE]: stage,
-    [TAG_REGION]: region,
-    [TAG_CLUSTER]: clusterName,
-    [TAG_BINDING]: bindingName,
-  };
 }
 
 /** `true` (any case) in the opt-out tag leaves a cluster alone. */

@@ -1,38 +1,21 @@
-import {
-  type Action,
-  type ClusterInfo,
-  type DesiredRole,
-  type DesiredState,
-  type Discovery,
-  type DriftFinding,
-  type ObservedRole,
-  type ObservedState,
-  type Plan,
-  type ReconcilerConfig,
-  type RegionScan,
-  type SkippedTarget,
-  TAG_BINDING,
-  TAG_CLUSTER,
-  TAG_MANAGED_BY,
-  TAG_MANAGED_BY_VALUE,
-  TAG_REGION,
-  TAG_STAGE,
+import { isOwnedRole, TAG_BINDING, TAG_CLUSTER, TAG_REGION } from '../ownership';
+import type {
+  Action,
+  ClusterInfo,
+  DesiredRole,
+  DesiredState,
+  Discovery,
+  DriftFinding,
+  ObservedRole,
+  ObservedState,
+  Plan,
+  ReconcilerConfig,
+  RegionScan,
+  SkippedTarget,
 } from '../types';
 import { policiesEqual } from './policy-compare';
 
 export const NAME_TAKEN_REASON = 'role name taken by a role not owned by this deployment';
-
-/**
- * A role is this deployment's when it sits exactly at the configured path AND carries the managed-by
- * tag AND this stage's tag. Anything else is never changed, whatever its name.
- */
-export function isOwnedRole(role: Pick<ObservedRole, 'path' | 'tags'>, config: ReconcilerConfig): boolean {
-  return (
-    role.path === config.rolePath &&
-    role.tags[TAG_MANAGED_BY] === TAG_MANAGED_BY_VALUE &&
-    role.tags[TAG_STAGE] === config.stage
-  );
-}
 
 /**
  * Terraform-style plan, pure: what to do so that the owned roles match the desired ones.

@@ -1,7 +1,6 @@
 import { createHandler } from '../../../functions/reconcile';
 import { createAwsClients } from '../../../lib/aws/clients';
-import { AwsCallError, InvalidEventError } from '../../../lib/errors';
-import { ReconcileFailedError } from '../../../lib/lambda/errors';
+import { AwsCallError, InvalidEventError, ReconcileFailedError } from '../../../lib/errors';
 import { reconcile } from '../../../lib/reconciler/index';
 import { captureLogs, lambdaContext, loadEvent, reconcilerConfig, report } from '../lambda/support';
 

@@ -1,8 +1,8 @@
 import { ListClustersCommand } from '@aws-sdk/client-eks';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { createAwsClients } from '../../../lib/aws/clients';
+import { DeadlineExceededError } from '../../../lib/errors';
 import { runWithAbortSignal, withAbortGate } from '../../../lib/lambda/abort-gate';
-import { DeadlineExceededError } from '../../../lib/lambda/errors';
 import { closedPort } from './support';
 
 describe('withAbortGate', () => {

@@ -1,10 +1,12 @@
-import { AwsCallError, ConfigError, TemplateError } from '../../../lib/errors';
 import {
-  classifyError,
+  AwsCallError,
+  ConfigError,
   DeadlineExceededError,
-  describeFailures,
   ReconcileFailedError,
-} from '../../../lib/lambda/errors';
+  TemplateError,
+} from '../../../lib/errors';
+import { classifyError } from '../../../lib/lambda/errors';
+import { describeFailures, failureOf } from '../../../lib/reconciler/report';
 import { report } from './support';
 
 describe('classifyError', () => {
@@ -45,7 +47,7 @@ describe('classifyError', () => {
   });
 });
 
-describe('ReconcileFailedError', () => {
+describe('failureOf: the ReconcileFailedError of a run', () => {
   it('is retryable only when every failed action is retryable', () => {
     const retryable = report({
       failed: true,
@@ -67,9 +69,10 @@ describe('ReconcileFailedError', () => {
       ],
     });
 
-    expect(new ReconcileFailedError(retryable).retryable).toBe(true);
-    expect(new ReconcileFailedError(mixed).retryable).toBe(false);
-    expect(new ReconcileFailedError(mixed).message).toBe(
+    expect(failureOf(retryable)).toBeInstanceOf(ReconcileFailedError);
+    expect(failureOf(retryable).retryable).toBe(true);
+    expect(failureOf(mixed).retryable).toBe(false);
+    expect(failureOf(mixed).message).toBe(
       'Reconcile finished with failures: delete a failed (DeleteRole failed: Throttling); tag b failed (AccessDenied)',
     );
   });

@@ -1,4 +1,4 @@
-import { DeadlineExceededError } from '../../../lib/lambda/errors';
+import { DeadlineExceededError } from '../../../lib/errors';
 import { runWithDeadline } from '../../../lib/lambda/timeout-guard';
 
 describe('runWithDeadline', () => {

@@ -1,15 +1,15 @@
 import { createAwsClients } from '../../../lib/aws/clients';
 import { silentLogger } from '../../../lib/observability/logger';
-import type { ReconcilerDeps } from '../../../lib/reconciler/index';
+import type { ReconcilerDeps } from '../../../lib/reconciler/deps';
 import {
-  type ReconcilerConfig,
   TAG_BINDING,
   TAG_CLUSTER,
   TAG_MANAGED_BY,
   TAG_MANAGED_BY_VALUE,
   TAG_REGION,
   TAG_STAGE,
-} from '../../../lib/reconciler/types';
+} from '../../../lib/reconciler/ownership';
+import type { ReconcilerConfig } from '../../../lib/reconciler/types';
 
 /** A complete configuration as parseReconcilerConfig would return it with its defaults. */
 export function testConfig(overrides: Partial<ReconcilerConfig> = {}): ReconcilerConfig {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { compileGlobs } from '../../../../lib/reconciler/config/glob';
 import { roleNameFor } from '../../../../lib/reconciler/config/naming';
-import { desiredState } from '../../../../lib/reconciler/plan/desired';
 import {
   TAG_BINDING,
   TAG_CLUSTER,
@@ -9,7 +8,8 @@ import {
   TAG_MANAGED_BY_VALUE,
   TAG_REGION,
   TAG_STAGE,
-} from '../../../../lib/reconciler/types';
+} from '../../../../lib/reconciler/ownership';
+import { desiredState } from '../../../../lib/reconciler/plan/desired';
 import {
   APP_BINDING,
   completeScan,

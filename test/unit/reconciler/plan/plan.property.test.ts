@@ -1,19 +1,21 @@
 import fc from 'fast-check';
-import { desiredState } from '../../../../lib/reconciler/plan/desired';
-import { allowedDeletes, plan } from '../../../../lib/reconciler/plan/plan';
-import { policiesEqual } from '../../../../lib/reconciler/plan/policy-compare';
-import { simulatePlan } from '../../../../lib/reconciler/plan/simulate';
 import {
-  type Action,
-  type ClusterInfo,
-  type ObservedRole,
-  type ReconcilerConfig,
-  type RegionScan,
   TAG_CLUSTER,
   TAG_MANAGED_BY,
   TAG_MANAGED_BY_VALUE,
   TAG_REGION,
   TAG_STAGE,
+} from '../../../../lib/reconciler/ownership';
+import { desiredState } from '../../../../lib/reconciler/plan/desired';
+import { allowedDeletes, plan } from '../../../../lib/reconciler/plan/plan';
+import { policiesEqual } from '../../../../lib/reconciler/plan/policy-compare';
+import { simulatePlan } from '../../../../lib/reconciler/plan/simulate';
+import type {
+  Action,
+  ClusterInfo,
+  ObservedRole,
+  ReconcilerConfig,
+  RegionScan,
 } from '../../../../lib/reconciler/types';
 import {
   ACCOUNT,

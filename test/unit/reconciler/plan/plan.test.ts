@@ -1,16 +1,14 @@
+import { TAG_CLUSTER, TAG_MANAGED_BY, TAG_STAGE } from '../../../../lib/reconciler/ownership';
 import { desiredState } from '../../../../lib/reconciler/plan/desired';
 import { allowedDeletes, NAME_TAKEN_REASON, plan, teardownPlan } from '../../../../lib/reconciler/plan/plan';
 import { simulatePlan } from '../../../../lib/reconciler/plan/simulate';
-import {
-  type Action,
-  type ClusterInfo,
-  type Discovery,
-  type ObservedRole,
-  type ReconcilerConfig,
-  type RegionScan,
-  TAG_CLUSTER,
-  TAG_MANAGED_BY,
-  TAG_STAGE,
+import type {
+  Action,
+  ClusterInfo,
+  Discovery,
+  ObservedRole,
+  ReconcilerConfig,
+  RegionScan,
 } from '../../../../lib/reconciler/types';
 import {
   ACCOUNT,
