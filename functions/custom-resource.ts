@@ -11,9 +11,10 @@ import {
   unconfiguredPhysicalResourceId,
 } from '../lib/lambda/custom-resource';
 import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
-import { loadHandlerEnv, serviceLogger } from '../lib/lambda/env';
+import { loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
 import { runWithDeadline } from '../lib/lambda/timeout-guard';
 import type { Logger } from '../lib/observability/logger';
+import type { MetricsSink } from '../lib/observability/metrics';
 import type { ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface CustomResourceHandlerDeps {
@@ -25,6 +26,8 @@ export interface CustomResourceHandlerDeps {
   deployment: DeploymentIdentity;
   /** The configuration the deployment wrote (AppConfig); never the event's. */
   loadConfig: () => Promise<ReconcilerConfig>;
+  /** Per-run counts as CloudWatch metrics (none when not given). */
+  metrics?: MetricsSink;
   /** Loopback http ResponseURLs are answered only against the local emulator. */
   responseUrlPolicy?: ResponseUrlPolicy;
   sendResponse?: SendResponse;
@@ -44,9 +47,9 @@ export function createHandler(deps: CustomResourceHandlerDeps) {
     physicalResourceIdOnError: (event: CfnEvent) => physicalResourceIdOnError(event, stage),
     responseUrlPolicy: deps.responseUrlPolicy ?? STRICT_RESPONSE_URLS,
   };
-  const { deployment, loadConfig } = deps;
+  const { deployment, loadConfig, metrics } = deps;
   return cloudFormationHandler(options, (event, context) => {
-    const logger = deps.logger.child({
+    const logger = deps.logger.forInvocation(context, {
       awsRequestId: context.awsRequestId,
       requestType: event.RequestType,
       cfnRequestId: event.RequestId,
@@ -56,7 +59,10 @@ export function createHandler(deps: CustomResourceHandlerDeps) {
     return runWithDeadline(
       (signal) =>
         runWithAbortSignal(signal, () =>
-          handleCustomResourceEvent({ clients, logger, stage, region, deployment, loadConfig }, event),
+          handleCustomResourceEvent(
+            { clients, logger, stage, region, deployment, loadConfig, ...(metrics ? { metrics } : {}) },
+            event,
+          ),
         ),
       {
         remainingTimeMs: context.getRemainingTimeInMillis(),
@@ -99,6 +105,7 @@ function handlerFromEnv(env: NodeJS.ProcessEnv) {
       logger: serviceLogger(loaded.logLevel, loaded.stage),
       stage: loaded.stage,
       region: loaded.region,
+      metrics: serviceMetrics(loaded.stage),
       deployment: { stackId: loaded.stackId ?? '', configVersion: loaded.configLocation.version },
       loadConfig: cachedConfigLoader(() => readDeployedConfig(clients, loaded.configLocation, context)),
       responseUrlPolicy,

@@ -1,17 +1,21 @@
 import middy from '@middy/core';
 import { type AwsClients, createAwsClients } from '../lib/aws/clients';
 import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
-import { coldStartFailure, loadHandlerEnv, serviceLogger } from '../lib/lambda/env';
+import { coldStartFailure, loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
 import { errorLogging } from '../lib/lambda/errors';
+import { publishMetrics } from '../lib/lambda/metrics-middleware';
 import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled-event';
 import type { Logger } from '../lib/observability/logger';
+import { type MetricsSink, noMetrics } from '../lib/observability/metrics';
 import { reconcile } from '../lib/reconciler/index';
-import { failureOf } from '../lib/reconciler/report';
+import { failureOf, recordRunMetrics } from '../lib/reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface ReconcileHandlerDeps {
   clients: AwsClients;
   logger: Logger;
+  /** Per-run counts as CloudWatch metrics (none when not given). */
+  metrics?: MetricsSink;
   /** The configuration the deployment wrote (AppConfig), read once per container; never the event's. */
   loadConfig: () => Promise<ReconcilerConfig>;
 }
@@ -23,14 +27,17 @@ export type ReconcileSummary = Pick<ReconcileReport, 'dryRun' | 'counts' | 'regi
  * the report, then fails the invocation if any region or action failed so the Errors metric fires.
  */
 export function createHandler(deps: ReconcileHandlerDeps) {
+  const metrics = deps.metrics ?? noMetrics;
   return middy<unknown, ReconcileSummary>()
+    .use(publishMetrics(metrics))
     .use(errorLogging(deps.logger, 'reconcile invocation failed'))
     .handler(async (event, context) => {
       const trigger = parseReconcileTrigger(event);
-      const logger = deps.logger.child({ awsRequestId: context.awsRequestId, trigger });
+      const logger = deps.logger.forInvocation(context, { awsRequestId: context.awsRequestId, trigger });
       deps.clients.calls.reset();
       const config = configForTrigger(await deps.loadConfig(), trigger);
       const report = await reconcile({ clients: deps.clients, logger }, config);
+      recordRunMetrics(metrics, report);
       logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
       if (report.failed) throw failureOf(report);
       return {
@@ -49,6 +56,7 @@ function handlerFromEnv(env: NodeJS.ProcessEnv) {
     return createHandler({
       clients,
       logger: serviceLogger(loaded.logLevel, loaded.stage),
+      metrics: serviceMetrics(loaded.stage),
       loadConfig: cachedConfigLoader(() =>
         readDeployedConfig(clients, loaded.configLocation, { stage: loaded.stage, region: loaded.region }),
       ),

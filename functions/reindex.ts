@@ -1,10 +1,8 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../lib/aws/clients';
-import { ConfigError, describeError, isRetryableAwsError } from '../lib/errors';
-import { indexerConfigFromEnv } from '../lib/helm/config';
+import { describeError, isRetryableAwsError } from '../lib/errors';
 import {
-  emfMetrics,
   handleS3Event,
   type IncrementalSummary,
   type RebuildSummary,
@@ -12,25 +10,36 @@ import {
   rebuildIndex,
 } from '../lib/helm/reindexer';
 import { parseInvocation } from '../lib/helm/s3-events';
-import { createLogger, type Logger, type LogLevel, silentLogger } from '../lib/observability/logger';
+import { coldStartFailure, loadIndexerEnv } from '../lib/lambda/env';
+import { publishMetrics } from '../lib/lambda/metrics-middleware';
+import { createLogger, type Logger } from '../lib/observability/logger';
+import { createMetrics, type MetricsSink, noMetrics } from '../lib/observability/metrics';
 
 /**
  * Helm repository indexer. S3 notifications for *.tgz under the prefix update index.yaml incrementally;
  * `{"action":"rebuild","force"?:true,"dryRun"?:true}` rebuilds it from a listing of the prefix.
- * All logic lives in lib/helm; this file wires dependencies and maps errors to the invocation outcome.
+ * Wiring only: the work is in lib/helm; failures are logged and classified in `failureLogging`.
  */
 export function createHandler(deps: ReindexDeps) {
-  return middy(async (event: unknown, context: Context): Promise<IncrementalSummary | RebuildSummary> => {
-    const logger = (deps.logger ?? silentLogger).child({ requestId: context.awsRequestId });
-    const scoped = { ...deps, logger };
-    try {
+  const metrics = deps.metrics ?? noMetrics;
+  return middy<unknown, IncrementalSummary | RebuildSummary>()
+    .use(publishMetrics(metrics))
+    .use(failureLogging(deps.logger, metrics))
+    .handler(async (event: unknown, context: Context) => {
+      const scoped = {
+        ...deps,
+        logger: deps.logger.forInvocation(context, { requestId: context.awsRequestId }),
+      };
       const invocation = parseInvocation(event);
-      if (invocation.kind === 's3') return await handleS3Event(scoped, invocation.event);
-      return await rebuildIndex(scoped, { force: invocation.force, dryRun: invocation.dryRun });
-    } catch (error) {
-      return failInvocation(logger, error);
-    }
-  });
+      const summary =
+        invocation.kind === 's3'
+          ? await handleS3Event(scoped, invocation.event)
+          : await rebuildIndex(scoped, { force: invocation.force, dryRun: invocation.dryRun });
+      const rebuildWrote = summary.outcome === 'created' || summary.outcome === 'updated' ? 1 : 0;
+      metrics.count('IndexWrites', 'writes' in summary ? summary.writes : rebuildWrote);
+      metrics.count(`IndexOutcome_${summary.outcome}`, 1);
+      return summary;
+    });
 }
 
 /**
@@ -39,46 +48,51 @@ export function createHandler(deps: ReindexDeps) {
  * every attempt) so that Lambda retries the asynchronous event; a terminal one (unreadable index, bad
  * event, access denied) so that it reaches the error metric and the on-failure destination.
  */
-function failInvocation(logger: Logger, error: unknown): never {
-  const retryable = isRetryableAwsError(error);
-  logger.error(retryable ? 'indexing failed; the event will be retried' : 'indexing failed', {
-    error: describeError(error),
-    retryable,
-  });
-  throw error;
-}
-
-const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR'];
-
-/** Dependencies from the Lambda environment, validated once per container. */
-export function depsFromEnv(env: Record<string, string | undefined>): ReindexDeps {
-  const config = indexerConfigFromEnv(env);
-  const region = env.AWS_REGION;
-  if (!region) throw new ConfigError('AWS_REGION: is required');
-  const level = (env.LOG_LEVEL ?? 'INFO').toUpperCase();
-  if (!LOG_LEVELS.includes(level as LogLevel)) {
-    throw new ConfigError(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
-  }
-  const clients = createAwsClients({
-    region,
-    ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
-  });
+function failureLogging(logger: Logger, metrics: MetricsSink): middy.MiddlewareObj {
   return {
-    s3: clients.s3,
-    config,
-    logger: createLogger({
-      level: level as LogLevel,
-      service: 'helm-reindex',
-      fields: { bucket: config.bucket },
-    }),
-    metrics: emfMetrics({ dimensions: { Bucket: config.bucket } }),
+    onError: (request) => {
+      const retryable = isRetryableAwsError(request.error);
+      metrics.count(retryable ? 'IndexFailuresRetryable' : 'IndexFailuresTerminal', 1);
+      logger
+        .forInvocation(request.context, { requestId: request.context.awsRequestId })
+        .error(retryable ? 'indexing failed; the event will be retried' : 'indexing failed', {
+          error: describeError(request.error),
+          retryable,
+        });
+    },
   };
 }
 
-let containerHandler: ReturnType<typeof createHandler> | undefined;
+/** Dependencies from the Lambda environment, validated once per container. */
+export function depsFromEnv(env: Record<string, string | undefined>): ReindexDeps {
+  const loaded = loadIndexerEnv(env);
+  const clients = createAwsClients({
+    region: loaded.region,
+    ...(loaded.endpoint ? { endpoint: loaded.endpoint } : {}),
+  });
+  return {
+    s3: clients.s3,
+    config: loaded.config,
+    logger: createLogger({
+      level: loaded.logLevel,
+      service: 'helm-reindex',
+      fields: { bucket: loaded.config.bucket },
+    }),
+    metrics: createMetrics({
+      namespace: 'IrsaReconciler/HelmRepository',
+      service: 'helm-reindex',
+      dimensions: { Bucket: loaded.config.bucket },
+    }),
+  };
+}
 
-/** The deployed entry point: configuration is read and validated on the first invocation of a container. */
-export const handler = (event: unknown, context: Context) => {
-  containerHandler ??= createHandler(depsFromEnv(process.env));
-  return containerHandler(event, context);
-};
+function handlerFromEnv(env: NodeJS.ProcessEnv) {
+  try {
+    return createHandler(depsFromEnv(env));
+  } catch (error) {
+    return coldStartFailure(error);
+  }
+}
+
+/** Built once per container at cold start. */
+export const handler = handlerFromEnv(process.env);

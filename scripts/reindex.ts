@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util';
 import { createAwsClients } from '../lib/aws/clients';
 import { describeError } from '../lib/errors';
 import { integerOrText, parseIndexerConfig } from '../lib/helm/config';
-import { emfMetrics, rebuildIndex } from '../lib/helm/reindexer';
+import { rebuildIndex } from '../lib/helm/reindexer';
 import { createLogger } from '../lib/observability/logger';
+import { noMetrics } from '../lib/observability/metrics';
 
 const USAGE = `Usage: tsx scripts/reindex.ts rebuild --bucket BUCKET [options]
 
@@ -71,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
         s3: clients.s3,
         config,
         logger: createLogger({ level: values.verbose ? 'DEBUG' : 'INFO', service: 'helm-reindex', write }),
-        metrics: emfMetrics({ write: () => {} }),
+        metrics: noMetrics,
       },
       { force: values.force ?? false, dryRun: values['dry-run'] ?? false },
     );

@@ -3,6 +3,7 @@ import { ApiCallCounter } from '../../lib/aws/api-calls';
 import { parseIndexerConfig } from '../../lib/helm/config';
 import { handleS3Event } from '../../lib/helm/reindexer';
 import { parseIndex, serializeIndex } from '../../lib/helm/repo/index-file';
+import { silentLogger } from '../../lib/observability/logger';
 import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
 import { childEntry } from '../child';
 import { objectCreatedEvent } from './s3-event';
@@ -60,7 +61,7 @@ async function run(input: IncrementalInput): Promise<IncrementalResult> {
   for (const object of input.keys) {
     const event = objectCreatedEvent(input.bucket, object, new Date());
     const started = performance.now();
-    const summary = await handleS3Event({ s3, config }, event);
+    const summary = await handleS3Event({ s3, config, logger: silentLogger }, event);
     wallMs.push(Math.round(performance.now() - started));
     outcomes.push(summary.outcome);
     if (summary.indexed.length !== 1 || summary.invalid.length > 0) {

@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { ApiCallCounter } from '../../lib/aws/api-calls';
 import { parseIndexerConfig } from '../../lib/helm/config';
 import { rebuildIndex } from '../../lib/helm/reindexer';
+import { silentLogger } from '../../lib/observability/logger';
 import { EMULATOR_CREDENTIALS } from '../../test/support/moto-server';
 import { childEntry } from '../child';
 
@@ -38,7 +39,7 @@ async function run(input: RebuildInput): Promise<RebuildResult> {
     concurrency: input.concurrency,
   });
   const started = performance.now();
-  const summary = await rebuildIndex({ s3, config }, { force: true });
+  const summary = await rebuildIndex({ s3, config, logger: silentLogger }, { force: true });
   const wallMs = Math.round(performance.now() - started);
   return {
     wallMs,

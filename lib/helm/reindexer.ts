@@ -7,10 +7,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { InvalidChartError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../errors';
-import { type Logger, silentLogger } from '../observability/logger';
+import type { Logger } from '../observability/logger';
+import type { MetricsSink } from '../observability/metrics';
 import { mapWithConcurrency } from '../util/concurrency';
 import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS, readChartArchive } from './chart/chart';
 import type { IndexerConfig } from './config';
+import { diffIndexes, type IndexDiff, sameContent } from './repo/index-diff';
 import {
   applyChanges,
   chartEntry,
@@ -37,15 +39,10 @@ import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
  * write so that a chart replaced or deleted while we worked is not left stale.
  */
 
-/** Counters as CloudWatch metrics. */
-export interface MetricsSink {
-  count(name: string, value: number): void;
-}
-
 export interface ReindexDeps {
   s3: S3Client;
   config: IndexerConfig;
-  logger?: Logger;
+  logger: Logger;
   metrics?: MetricsSink;
   readLimits?: ChartReadLimits;
   now?: () => Date;
@@ -73,12 +70,6 @@ export interface IncrementalSummary {
   writes: number;
   conflicts: number;
   durationMs: number;
-}
-
-export interface IndexDiff {
-  added: string[];
-  removed: string[];
-  changed: string[];
 }
 
 export interface RebuildOptions {
@@ -121,7 +112,7 @@ class Run {
   readonly started: number;
 
   constructor(readonly deps: ReindexDeps) {
-    this.logger = deps.logger ?? silentLogger;
+    this.logger = deps.logger;
     this.now = deps.now ?? (() => new Date());
     this.location = { bucket: deps.config.bucket, key: deps.config.indexKey };
     this.started = this.now().getTime();
@@ -513,63 +504,4 @@ export async function rebuildIndex(deps: ReindexDeps, options: RebuildOptions = 
   };
   run.logger.info('index rebuild finished', { ...summary, index: undefined });
   return summary;
-}
-
-/** Chart versions added, removed, or with another digest or URL, as `name@version`. */
-export function diffIndexes(before: IndexFile | undefined, after: IndexFile): IndexDiff {
-  const flatten = (index: IndexFile | undefined): Map<string, ChartVersionEntry> =>
-    new Map(
-      Object.values(index?.entries ?? {}).flatMap((versions) =>
-        versions.map((entry) => [`${entry.name}@${entry.version}`, entry] as const),
-      ),
-    );
-  const old = flatten(before);
-  const next = flatten(after);
-  const diff: IndexDiff = { added: [], removed: [], changed: [] };
-  for (const [id, entry] of next) {
-    const was = old.get(id);
-    if (!was) diff.added.push(id);
-    else if (was.digest !== entry.digest || was.urls[0] !== entry.urls[0]) diff.changed.push(id);
-  }
-  for (const id of old.keys()) if (!next.has(id)) diff.removed.push(id);
-  return diff;
-}
-
-/** Equal apart from `generated`: entries, their order and times, serverInfo and annotations. */
-function sameContent(a: IndexFile, b: IndexFile): boolean {
-  return serializeIndex({ ...a, generated: '' }) === serializeIndex({ ...b, generated: '' });
-}
-
-/**
- * CloudWatch embedded metric format: one JSON log line per metric, turned into a metric by CloudWatch
- * Logs (no SDK call, no extra latency).
- */
-export function emfMetrics(options: {
-  namespace?: string;
-  dimensions?: Record<string, string>;
-  write?: (line: string) => void;
-  now?: () => Date;
-}): MetricsSink {
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const dimensions = options.dimensions ?? {};
-  return {
-    count(name, value) {
-      write(
-        JSON.stringify({
-          _aws: {
-            Timestamp: (options.now?.() ?? new Date()).getTime(),
-            CloudWatchMetrics: [
-              {
-                Namespace: options.namespace ?? 'IrsaReconciler/HelmRepository',
-                Dimensions: [Object.keys(dimensions)],
-                Metrics: [{ Name: name, Unit: 'Count' }],
-              },
-            ],
-          },
-          ...dimensions,
-          [name]: value,
-        }),
-      );
-    },
-  };
 }

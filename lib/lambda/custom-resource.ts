@@ -2,8 +2,9 @@ import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { AwsClients } from '../aws/clients';
 import { ConfigError, isNotFound, RefusedRequestError, toAwsCallError } from '../errors';
 import type { Logger } from '../observability/logger';
+import type { MetricsSink } from '../observability/metrics';
 import { reconcile, teardown } from '../reconciler/index';
-import { describeFailures, hasFailedActions } from '../reconciler/report';
+import { describeFailures, hasFailedActions, recordRunMetrics } from '../reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../reconciler/types';
 import type { CfnEvent } from './cfn-event';
 import type { CfnOutcome } from './cfn-response';
@@ -24,6 +25,8 @@ export interface CustomResourceContext {
   deployment: DeploymentIdentity;
   /** The configuration the deployment wrote; never the event's. */
   loadConfig: () => Promise<ReconcilerConfig>;
+  /** The run's counts as CloudWatch metrics, published once the run is done. */
+  metrics?: MetricsSink;
 }
 
 /**
@@ -109,7 +112,7 @@ export async function handleCustomResourceEvent(
           `CloudFormation deletes this resource (${[...TEARDOWN_STACK_STATUSES].join(', ')})`,
       );
     }
-    const report = await teardown(deps, await ctx.loadConfig());
+    const report = published(ctx, await teardown(deps, await ctx.loadConfig()));
     ctx.logger.debug('teardown results', { results: report.results });
     return hasFailedActions(report)
       ? failed(
@@ -130,11 +133,19 @@ export async function handleCustomResourceEvent(
       event.RequestType === 'Create' ? notCreatedPhysicalResourceId(event.RequestId) : physicalResourceId;
     return failed(untouched, error.message);
   }
-  const report = await reconcile(deps, config);
+  const report = published(ctx, await reconcile(deps, config));
   ctx.logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
   if (report.failed)
     return failed(physicalResourceId, `Reconcile finished with failures: ${describeFailures(report)}`);
   return { status: 'SUCCESS', physicalResourceId, data: reportData(report) };
+}
+
+function published(ctx: CustomResourceContext, report: ReconcileReport): ReconcileReport {
+  if (ctx.metrics) {
+    recordRunMetrics(ctx.metrics, report);
+    ctx.metrics.publish();
+  }
+  return report;
 }
 
 /** Why a request is not this deployment's, or undefined when it is. */

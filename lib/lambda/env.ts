@@ -1,15 +1,13 @@
 import { ConfigError } from '../errors';
+import { type IndexerConfig, indexerConfigFromEnv } from '../helm/config';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger';
+import { createMetrics, type MetricsSink } from '../observability/metrics';
 import type { DeployedConfigLocation } from './deployed-config';
 import { classifyError } from './errors';
 
 /** The Lambda environment, validated once per container at cold start. */
-export interface HandlerEnv {
+export interface HandlerEnv extends RuntimeEnv {
   stage: string;
-  region: string;
-  logLevel: LogLevel;
-  /** Endpoint override for every AWS service: the local emulator only. */
-  endpoint?: string;
   /** Where the deployment wrote the reconciler configuration (both reconciling functions). */
   configLocation: DeployedConfigLocation;
   /** This deployment's stack: the custom resource refuses requests from any other. */
@@ -45,18 +43,7 @@ export function loadHandlerEnv(
       `STAGE must be 1-32 letters, digits or "-", starting with a letter or digit (got "${stage}")`,
     );
   }
-  const region = env.AWS_REGION?.trim() ?? '';
-  if (!region) problems.push('AWS_REGION is required (Lambda sets it)');
-  else if (!REGION_PATTERN.test(region)) problems.push(`AWS_REGION is not a region name (got "${region}")`);
-
-  const rawLevel = env.LOG_LEVEL?.trim().toUpperCase() || 'INFO';
-  const logLevel = LOG_LEVELS.find((level) => level === rawLevel);
-  if (!logLevel) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
-
-  const endpoint = env.AWS_ENDPOINT_URL?.trim() || undefined;
-  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
-    problems.push(`AWS_ENDPOINT_URL must be an http(s) URL (got "${endpoint}")`);
-  }
+  const base = loadRuntimeEnv(env, problems);
 
   const applicationId = required(
     env,
@@ -83,17 +70,65 @@ export function loadHandlerEnv(
     ? required(env, 'STACK_ID', STACK_ID, "this deployment's CloudFormation stack ARN", problems)
     : undefined;
 
-  if (problems.length > 0 || !logLevel) {
+  if (problems.length > 0 || !base) {
     throw new ConfigError(`Invalid Lambda environment: ${problems.join('; ')}`);
   }
   return {
     stage,
-    region,
-    logLevel,
-    ...(endpoint ? { endpoint } : {}),
+    ...base,
     configLocation: { applicationId, profileId, version },
     ...(stackId ? { stackId } : {}),
   };
+}
+
+/** What every function's environment holds: the region, the log level, the emulator endpoint. */
+export interface RuntimeEnv {
+  region: string;
+  logLevel: LogLevel;
+  /** Endpoint override for every AWS service: the local emulator only. */
+  endpoint?: string;
+}
+
+/** Validates the variables every function reads; adds a line to `problems` per wrong one. */
+function loadRuntimeEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): RuntimeEnv | undefined {
+  const region = env.AWS_REGION?.trim() ?? '';
+  if (!region) problems.push('AWS_REGION is required (Lambda sets it)');
+  else if (!REGION_PATTERN.test(region)) problems.push(`AWS_REGION is not a region name (got "${region}")`);
+
+  const rawLevel = env.LOG_LEVEL?.trim().toUpperCase() || 'INFO';
+  const logLevel = LOG_LEVELS.find((level) => level === rawLevel);
+  if (!logLevel) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
+
+  const endpoint = env.AWS_ENDPOINT_URL?.trim() || undefined;
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+    problems.push(`AWS_ENDPOINT_URL must be an http(s) URL (got "${endpoint}")`);
+  }
+  if (!logLevel || problems.length > 0) return undefined;
+  return { region, logLevel, ...(endpoint ? { endpoint } : {}) };
+}
+
+export interface IndexerEnv extends RuntimeEnv {
+  config: IndexerConfig;
+}
+
+/** The indexer's environment: the runtime variables and its CHART_* settings, every problem at once. */
+export function loadIndexerEnv(env: Readonly<Record<string, string | undefined>>): IndexerEnv {
+  const problems: string[] = [];
+  const base = loadRuntimeEnv(env, problems);
+  let config: IndexerConfig | undefined;
+  try {
+    config = indexerConfigFromEnv(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+  }
+  if (!base || !config || problems.length > 0) {
+    throw new ConfigError(`Invalid Lambda environment: ${problems.join('; ')}`);
+  }
+  return { ...base, config };
 }
 
 function required(
@@ -121,6 +156,15 @@ function isHttpUrl(value: string): boolean {
 /** The handlers' logger: JSON lines tagged with the service and stage. */
 export function serviceLogger(level: LogLevel, stage?: string): Logger {
   return createLogger({ level, service: 'irsa-reconciler', fields: stage ? { stage } : {} });
+}
+
+/** The reconciling functions' metrics: namespace `IrsaReconciler`, one dimension, the stage. */
+export function serviceMetrics(stage: string): MetricsSink {
+  return createMetrics({
+    namespace: 'IrsaReconciler',
+    service: 'irsa-reconciler',
+    dimensions: { Stage: stage },
+  });
 }
 
 /**

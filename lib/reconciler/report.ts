@@ -1,4 +1,5 @@
 import { ReconcileFailedError } from '../errors';
+import type { MetricsSink } from '../observability/metrics';
 import type { Action, ActionResult, ReconcileReport, ReportCounts, SkippedTarget } from './types';
 
 type Category = 'created' | 'updated' | 'deleted' | 'unchanged';
@@ -221,4 +222,26 @@ export function failureOf(report: ReconcileReport): ReconcileFailedError {
 
 function failuresAreRetryable(report: ReconcileReport): boolean {
   return report.results.every(({ outcome }) => outcome.status !== 'failed' || outcome.retryable);
+}
+
+/**
+ * A run's metrics: what changed, what was held back or could not be seen, and what it cost. The stack's
+ * alarms watch `RunFailed` and `PruneBlocked` (templates/resources/alarms.yml).
+ */
+export function recordRunMetrics(metrics: MetricsSink, report: ReconcileReport): void {
+  const { counts } = report;
+  metrics.count('Created', counts.created);
+  metrics.count('Updated', counts.updated);
+  metrics.count('Deleted', counts.deleted);
+  metrics.count('Unchanged', counts.unchanged);
+  metrics.count('Skipped', counts.skipped);
+  metrics.count('Failed', counts.failed);
+  metrics.count('PruneBlocked', report.pruneBlocked?.wouldDelete ?? 0);
+  metrics.count('RegionsUnknown', report.regions.filter((region) => region.status === 'unknown').length);
+  metrics.count('Drift', report.drift.length);
+  metrics.count(
+    'ApiCalls',
+    Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
+  );
+  metrics.count('RunFailed', report.failed ? 1 : 0);
 }

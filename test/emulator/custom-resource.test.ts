@@ -438,6 +438,7 @@ describe('the custom resource handler against the emulator', () => {
   it('answers FAILED naming the variable from a container whose environment is invalid', async () => {
     // Prepare
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const handler: typeof import('../../functions/custom-resource').handler = loadWithEnv(
         () => require('../../functions/custom-resource').handler,
@@ -450,6 +451,7 @@ describe('the custom resource handler against the emulator', () => {
       await handler(eventOf('delete', String(cfn.bodies()[0]?.PhysicalResourceId)), lambdaContext());
     } finally {
       spy.mockRestore();
+      errSpy.mockRestore();
       restoreEnv();
     }
 

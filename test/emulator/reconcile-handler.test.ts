@@ -141,9 +141,13 @@ describe('the reconcile handler built from the Lambda environment', () => {
   }
 
   it('reads the configuration the deployment wrote to AppConfig, once per container, and reconciles', async () => {
-    // Prepare
+    // Prepare: the run's metrics documents go to stdout, as in Lambda
     const env = await environmentOf({ ...RAW_CONFIG, regions: ['eu-west-1'] }, 'env-test');
     const handler = loadHandler(env);
+    const emf: string[] = [];
+    const stdout = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((line) => emf.push(String(line)) > 0);
 
     // Act: the version is gone after the first run; a container that read it once does not need it again
     const first = await handler(loadEvent('scheduled'), lambdaContext());
@@ -156,18 +160,27 @@ describe('the reconcile handler built from the Lambda environment', () => {
     );
     const second = await handler(loadEvent('scheduled'), lambdaContext());
 
+    stdout.mockRestore();
+
     // Assess
     expect(first.counts.created).toBe(1);
     expect(second.counts).toMatchObject({ created: 0, unchanged: 1 });
+    expect(emf.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ Stage: 'uat', Created: 1, RunFailed: 0 }),
+      expect.objectContaining({ Stage: 'uat', Created: 0, Unchanged: 1, RunFailed: 0 }),
+    ]);
   });
 
   it('fails every invocation with an error naming the field when the deployed configuration is invalid', async () => {
     // Prepare
+    // Powertools writes ERROR lines to stderr, the others to stdout; Lambda sends both to CloudWatch
     const writes: string[] = [];
-    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((line) => {
+    const capture = (line: unknown) => {
       writes.push(String(line));
       return true;
-    });
+    };
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
     try {
       const handler = loadHandler(await environmentOf({ ...RAW_CONFIG, bindings: 3 }, 'env-invalid'));
 
@@ -179,12 +192,14 @@ describe('the reconcile handler built from the Lambda environment', () => {
       await expect(outcome).rejects.toThrow(/^Invalid reconciler configuration in AppConfig .*: bindings: /);
     } finally {
       spy.mockRestore();
+      errSpy.mockRestore();
     }
     expect(writes.join('')).toContain('reconcile invocation failed');
   });
 
   it('fails every invocation naming the variable when the environment is invalid', async () => {
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       const handler = loadHandler({ STAGE: 'uat', AWS_REGION: 'eu-west-1' });
 
@@ -195,6 +210,7 @@ describe('the reconcile handler built from the Lambda environment', () => {
       );
     } finally {
       spy.mockRestore();
+      errSpy.mockRestore();
     }
   });
 });

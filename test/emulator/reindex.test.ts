@@ -124,6 +124,7 @@ describe('the reindex handler against S3 (moto)', () => {
         count: (name: string, value: number) => {
           metrics.push(`${name}=${value}`);
         },
+        publish: () => {},
       },
     };
     const handler = createHandler(deps);
@@ -360,7 +361,7 @@ describe('the reindex handler against S3 (moto)', () => {
       /version/i,
     );
     expect(await repo.versions()).toEqual({ 'payments-api': ['1.4.2'] });
-    expect(repo.metrics).toEqual(['InvalidCharts=3']);
+    expect(repo.metrics).toEqual(['InvalidCharts=3', 'IndexWrites=1', 'IndexOutcome_created=1']);
     for (const chart of summary.invalid) {
       expect(repo.logs).toContainEqual(
         expect.objectContaining({ level: 'ERROR', message: 'chart left out of the index', ...chart }),

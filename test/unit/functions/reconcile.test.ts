@@ -1,6 +1,7 @@
 import { createHandler } from '../../../functions/reconcile';
 import { createAwsClients } from '../../../lib/aws/clients';
 import { AwsCallError, InvalidEventError, ReconcileFailedError } from '../../../lib/errors';
+import { createMetrics } from '../../../lib/observability/metrics';
 import { reconcile } from '../../../lib/reconciler/index';
 import { captureLogs, lambdaContext, loadEvent, reconcilerConfig, report } from '../lambda/support';
 
@@ -209,5 +210,60 @@ describe('the scheduled reconcile handler', () => {
     await expect(outcome).rejects.toBeInstanceOf(InvalidEventError);
     await expect(outcome).rejects.toThrow(message);
     expect(mockedReconcile).not.toHaveBeenCalled();
+  });
+});
+
+describe("the scheduled reconcile handler's metrics", () => {
+  beforeEach(() => {
+    mockedReconcile.mockReset();
+  });
+
+  it('publishes one EMF document per run with what changed, what was held back and what it cost', async () => {
+    // Prepare
+    const documents: Record<string, unknown>[] = [];
+    const metrics = createMetrics({
+      namespace: 'IrsaReconciler',
+      service: 'irsa-reconciler',
+      dimensions: { Stage: 'uat' },
+      write: (line) => documents.push(JSON.parse(line)),
+    });
+    mockedReconcile.mockResolvedValue(
+      report({
+        pruneBlocked: { wouldDelete: 6, owned: 8, maxPruneFraction: 0.5 },
+        regions: [
+          { region: 'eu-west-1', status: 'complete', clusters: 2 },
+          { region: 'us-east-1', status: 'unknown', clusters: 0, error: 'x' },
+        ],
+        failed: true,
+        apiCalls: { 'IAM:ListRoles': 2, 'EKS:ListClusters': 3 },
+      }),
+    );
+    const handler = createHandler({
+      clients,
+      logger: captureLogs().logger,
+      metrics,
+      loadConfig: async () => reconcilerConfig(),
+    });
+
+    // Act
+    await expect(handler(loadEvent('scheduled'), lambdaContext())).rejects.toThrow();
+
+    // Assess
+    expect(documents).toHaveLength(1);
+    expect(documents[0]).toMatchObject({
+      Stage: 'uat',
+      Created: 2,
+      Updated: 1,
+      Deleted: 0,
+      Unchanged: 3,
+      Skipped: 0,
+      Failed: 0,
+      PruneBlocked: 6,
+      RegionsUnknown: 1,
+      Drift: 0,
+      ApiCalls: 5,
+      RunFailed: 1,
+    });
+    expect(JSON.stringify(documents[0])).toContain('"Namespace":"IrsaReconciler"');
   });
 });

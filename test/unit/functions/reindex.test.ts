@@ -4,6 +4,7 @@ import { createHandler, depsFromEnv } from '../../../functions/reindex';
 import { ConfigError, InvalidEventError } from '../../../lib/errors';
 import { parseIndexerConfig } from '../../../lib/helm/config';
 import { createLogger } from '../../../lib/observability/logger';
+import { createMetrics } from '../../../lib/observability/metrics';
 import { lambdaContext, loadS3Event } from '../helm/events';
 import { objectBody, s3Error } from '../helm/s3-mock';
 
@@ -117,13 +118,45 @@ describe('depsFromEnv', () => {
 
   it.each([
     [{ AWS_REGION: 'eu-west-1' }, 'CHART_BUCKET: is required'],
-    [{ CHART_BUCKET: 'acme-helm-charts' }, 'AWS_REGION: is required'],
+    [{ CHART_BUCKET: 'acme-helm-charts' }, 'AWS_REGION is required'],
     [
       { CHART_BUCKET: 'acme-helm-charts', AWS_REGION: 'eu-west-1', LOG_LEVEL: 'chatty' },
-      'LOG_LEVEL: must be one of',
+      'LOG_LEVEL must be one of',
     ],
   ])('names what is wrong in %j', (env, message) => {
     expect(() => depsFromEnv(env)).toThrow(ConfigError);
     expect(() => depsFromEnv(env)).toThrow(message);
+  });
+});
+
+describe("the reindex handler's metrics", () => {
+  it('publishes one EMF document per index update: writes, outcome, and the failures by kind', async () => {
+    // Prepare
+    const documents: Record<string, unknown>[] = [];
+    const metrics = createMetrics({
+      namespace: 'IrsaReconciler/HelmRepository',
+      service: 'helm-reindex',
+      dimensions: { Bucket: 'acme-helm-charts' },
+      write: (line) => documents.push(JSON.parse(line)),
+    });
+    const handler = createHandler({
+      s3: new S3Client({ region: 'eu-west-1' }),
+      config: parseIndexerConfig({ bucket: 'acme-helm-charts' }),
+      logger: createLogger({ write: () => {} }),
+      metrics,
+      sleep: async () => {},
+    });
+    s3Mock.on(GetObjectCommand).rejects(s3Error('NoSuchKey', 404));
+    s3Mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+
+    // Act
+    await handler({ action: 'rebuild' }, lambdaContext());
+    await expect(handler({ action: 'unknown' }, lambdaContext())).rejects.toThrow();
+
+    // Assess
+    expect(documents).toEqual([
+      expect.objectContaining({ Bucket: 'acme-helm-charts', IndexWrites: 1, IndexOutcome_created: 1 }),
+      expect.objectContaining({ Bucket: 'acme-helm-charts', IndexFailuresTerminal: 1 }),
+    ]);
   });
 });

@@ -8,9 +8,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseIndexerConfig } from '../../../lib/helm/config';
-import { diffIndexes, emfMetrics, handleS3Event, rebuildIndex } from '../../../lib/helm/reindexer';
+import { handleS3Event, rebuildIndex } from '../../../lib/helm/reindexer';
+import { diffIndexes } from '../../../lib/helm/repo/index-diff';
 import { parseIndex } from '../../../lib/helm/repo/index-file';
 import type { IndexFile } from '../../../lib/helm/types';
+import { silentLogger } from '../../../lib/observability/logger';
 import { s3Event } from './events';
 import { objectBody, s3Error } from './s3-mock';
 
@@ -24,8 +26,12 @@ function deps(overrides: { concurrency?: number } = {}) {
     deps: {
       s3: new S3Client({ region: 'eu-west-1' }),
       config: parseIndexerConfig({ bucket: BUCKET, ...overrides }),
-      metrics: { count: (name: string, value: number) => metrics.push(`${name}=${value}`) },
+      metrics: {
+        count: (name: string, value: number) => metrics.push(`${name}=${value}`),
+        publish: () => {},
+      },
       sleep: async () => {},
+      logger: silentLogger,
     },
   };
 }
@@ -203,35 +209,5 @@ describe('diffIndexes', () => {
       removed: [],
       changed: [],
     });
-  });
-});
-
-describe('emfMetrics', () => {
-  it('writes one CloudWatch embedded-metric-format line per count', () => {
-    const lines: string[] = [];
-    const metrics = emfMetrics({
-      dimensions: { Bucket: BUCKET },
-      write: (line) => lines.push(line),
-      now: () => new Date('2026-11-22T23:00:00Z'),
-    });
-
-    metrics.count('InvalidCharts', 2);
-
-    expect(lines.map((line) => JSON.parse(line))).toEqual([
-      {
-        _aws: {
-          Timestamp: Date.parse('2026-11-22T23:00:00Z'),
-          CloudWatchMetrics: [
-            {
-              Namespace: 'IrsaReconciler/HelmRepository',
-              Dimensions: [['Bucket']],
-              Metrics: [{ Name: 'InvalidCharts', Unit: 'Count' }],
-            },
-          ],
-        },
-        Bucket: BUCKET,
-        InvalidCharts: 2,
-      },
-    ]);
   });
 });

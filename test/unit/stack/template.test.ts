@@ -1,5 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
+import { createMetrics } from '../../../lib/observability/metrics';
 import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
+import { recordRunMetrics } from '../../../lib/reconciler/report';
 import {
   bucketFindings,
   type CfnResource,
@@ -445,6 +447,57 @@ describe('the packaged template', () => {
     for (const id of ['AppConfigApplication', 'AppConfigEnvironment', 'AppConfigProfile']) {
       expect(resource(id).Type).toMatch(/^AWS::AppConfig::/);
     }
+  });
+
+  it('alarms on failed runs, blocked prunes and indexer failures, on the metrics the code really publishes', () => {
+    // Prepare: what a run publishes, through the code's own metric names
+    const published: Record<string, unknown>[] = [];
+    const sink = createMetrics({
+      namespace: 'IrsaReconciler',
+      service: 'irsa-reconciler',
+      dimensions: { Stage: 'uat' },
+      write: (line) => published.push(JSON.parse(line)),
+    });
+    recordRunMetrics(sink, {
+      dryRun: false,
+      account: { accountId: '123456789012', partition: 'aws' },
+      regions: [],
+      results: [],
+      skipped: [],
+      drift: [],
+      counts: { created: 0, updated: 0, deleted: 0, unchanged: 0, skipped: 0, failed: 0 },
+      apiCalls: {},
+      failed: false,
+    });
+    sink.publish();
+    const names = (
+      published[0]?._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }
+    ).CloudWatchMetrics[0]?.Metrics.map((metric) => metric.Name);
+
+    // Assess
+    for (const [id, metric] of [
+      ['ReconcileRunFailedAlarm', 'RunFailed'],
+      ['ReconcilePruneBlockedAlarm', 'PruneBlocked'],
+    ] as const) {
+      expect(props(id)).toMatchObject({
+        Namespace: 'IrsaReconciler',
+        MetricName: metric,
+        Dimensions: [
+          { Name: 'service', Value: 'irsa-reconciler' },
+          { Name: 'Stage', Value: 'uat' },
+        ],
+      });
+      expect(names).toContain(metric);
+    }
+    expect(props('ReconcileErrorsAlarm')).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors' });
+    expect(props('ReindexFailureQueueAlarm')).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ReindexFailureQueue', 'QueueName'] } }],
+    });
+    expect(props('ReindexTerminalFailuresAlarm')).toMatchObject({
+      Namespace: 'IrsaReconciler/HelmRepository',
+      MetricName: 'IndexFailuresTerminal',
+    });
   });
 
   it('outputs the bucket names and URLs, the Helm repository URLs and the function ARNs', () => {
