@@ -8,7 +8,7 @@ import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled
 import type { Logger } from '../lib/observability/logger';
 import { type MetricsSink, noMetrics } from '../lib/observability/metrics';
 import { reconcile } from '../lib/reconciler/index';
-import { failureOf, recordRunMetrics } from '../lib/reconciler/report';
+import { type ChangeLine, changesOf, failureOf, recordRunMetrics } from '../lib/reconciler/report';
 import type { ReconcileReport, ReconcilerConfig } from '../lib/reconciler/types';
 
 export interface ReconcileHandlerDeps {
@@ -20,7 +20,15 @@ export interface ReconcileHandlerDeps {
   loadConfig: () => Promise<ReconcilerConfig>;
 }
 
-export type ReconcileSummary = Pick<ReconcileReport, 'dryRun' | 'counts' | 'regions' | 'apiCalls'>;
+export type ReconcileSummary = Pick<ReconcileReport, 'dryRun' | 'counts' | 'regions' | 'apiCalls'> & {
+  /** A dry run's planned changes (what `npm run plan` prints), cut to fit Lambda's response limit. */
+  changes?: ChangeLine[];
+  /** How many planned changes were cut from `changes`, when any were. */
+  changesNotShown?: number;
+};
+
+/** Lambda answers at most 6 MB; the planned changes stay well within it, the rest is counted. */
+export const MAX_ANSWER_CHANGE_BYTES = 4 * 1024 * 1024;
 
 /**
  * The EventBridge schedule (or a manual invoke, see docs/operations.md). Applies what it can, logs
@@ -45,8 +53,25 @@ export function createHandler(deps: ReconcileHandlerDeps) {
         counts: report.counts,
         regions: report.regions,
         apiCalls: report.apiCalls,
+        ...(report.dryRun ? plannedChanges(report) : {}),
       };
     });
+}
+
+/** The planned changes of a dry run, cut with a count past MAX_ANSWER_CHANGE_BYTES. */
+function plannedChanges(report: ReconcileReport): Pick<ReconcileSummary, 'changes' | 'changesNotShown'> {
+  const all = changesOf(report);
+  const changes: ChangeLine[] = [];
+  let bytes = 0;
+  for (const change of all) {
+    bytes += Buffer.byteLength(JSON.stringify(change)) + 1;
+    if (bytes > MAX_ANSWER_CHANGE_BYTES) break;
+    changes.push(change);
+  }
+  return {
+    changes,
+    ...(changes.length < all.length ? { changesNotShown: all.length - changes.length } : {}),
+  };
 }
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {

@@ -25,10 +25,11 @@ import {
   readRoleState,
   SAMPLE_RECONCILER_CONFIG,
 } from '../test/support/emulator-fixtures';
-import { type MotoServer, startMotoServer } from '../test/support/moto-server';
+import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../test/support/moto-server';
 import { startStackStatusFront } from '../test/support/stack-status-front';
 import { lambdaContext, loadEvent } from '../test/unit/lambda/support';
 import { runHelmDemo } from './demo-helm';
+import { main as plan } from './plan';
 
 const STAGE = 'demo';
 
@@ -164,11 +165,38 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   check((await foreignRolesState(admin)) === foreignBefore, 'unrelated roles are exactly as they were');
 }
 
+/** `npm run plan` and `npm run apply` for the uat stage's own configuration, against the emulator. */
+async function runPlanDemo(moto: MotoServer): Promise<void> {
+  heading('5. npm run plan / npm run apply -- --stage uat: the uat configuration, planned then applied');
+  const admin = emulatorClients(moto.endpoint);
+  await createCluster(admin, 'eu-west-1', 'uat-demo', { tags: { 'irsa-reconciler/opt-in': 'true' } });
+  const argv = [
+    '--stage',
+    'uat',
+    '--endpoint',
+    moto.endpoint,
+    ...['AppConfigApplication=app1234', 'AppConfigEnvironment=env1234', 'AppConfigProfile=prf1234'].flatMap(
+      (token) => ['--token', token],
+    ),
+  ];
+  const output = {
+    out: (text: string) => process.stdout.write(text),
+    err: (text: string) => process.stderr.write(text),
+  };
+  const planned = await plan(argv, { credentials: EMULATOR_CREDENTIALS, ...output });
+  check(planned === 2, 'npm run plan exits 2: changes planned, nothing written');
+  const applied = await plan([...argv, '--apply', '--yes'], { credentials: EMULATOR_CREDENTIALS, ...output });
+  check(applied === 0, 'npm run apply -- --yes exits 0: applied');
+  const again = await plan(argv, { credentials: EMULATOR_CREDENTIALS, out: () => {}, err: () => {} });
+  check(again === 0, 'npm run plan exits 0 afterwards: nothing to change');
+}
+
 async function main(): Promise<void> {
   const moto = await startMotoServer();
   console.log(`moto (local AWS emulator) at ${moto.endpoint}`);
   try {
     await runReconcilerDemo(moto);
+    await runPlanDemo(moto);
     await runHelmDemo(moto.endpoint);
   } finally {
     await moto.stop();

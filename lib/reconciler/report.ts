@@ -245,3 +245,28 @@ export function recordRunMetrics(metrics: MetricsSink, report: ReconcileReport):
   );
   metrics.count('RunFailed', report.failed ? 1 : 0);
 }
+
+/** One change of a plan or a run, for people and machines: what, on which role, with what outcome. */
+export interface ChangeLine {
+  action: Action['kind'];
+  target: string;
+  detail: string;
+  outcome: string;
+}
+
+/** Every action that changes something (the no-ops left out), in the plan's order. */
+export function changesOf(report: ReconcileReport): ChangeLine[] {
+  return report.results
+    .filter(({ action }) => action.kind !== 'no-op')
+    .map((result) => ({
+      action: result.action.kind,
+      target: targetOf(result.action),
+      detail: detailOf(result.action),
+      outcome: outcomeOf(result),
+    }));
+}
+
+/** Whether a report plans or made any change: what `terraform plan -detailed-exitcode` calls a diff. */
+export function hasChanges(report: ReconcileReport): boolean {
+  return report.results.some(({ action }) => action.kind !== 'no-op');
+}

@@ -98,7 +98,7 @@ describe('the scheduled reconcile handler against the emulator', () => {
     );
   });
 
-  it('makes no write on a manual dry run', async () => {
+  it('makes no write on a manual dry run, and answers with the planned changes', async () => {
     const clients = emulatorClients(moto.endpoint);
     const handler = createHandler({ clients, logger: silentLogger, loadConfig });
 
@@ -107,6 +107,11 @@ describe('the scheduled reconcile handler against the emulator', () => {
     expect(summary.dryRun).toBe(true);
     expect(clients.calls.writes()).toBe(0);
     expect(await ownedClusters()).toEqual([]);
+    expect(
+      summary.changes?.filter((change) => change.action === 'create').map((change) => change.detail),
+    ).toEqual(['eu-west-1/alpha reports', 'us-east-1/gamma reports']);
+    expect(summary.changes?.every((change) => change.outcome === 'planned')).toBe(true);
+    expect(summary.changesNotShown).toBeUndefined();
   });
 });
 

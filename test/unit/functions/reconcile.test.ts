@@ -1,4 +1,4 @@
-import { createHandler } from '../../../functions/reconcile';
+import { createHandler, MAX_ANSWER_CHANGE_BYTES } from '../../../functions/reconcile';
 import { createAwsClients } from '../../../lib/aws/clients';
 import { AwsCallError, InvalidEventError, ReconcileFailedError } from '../../../lib/errors';
 import { createMetrics } from '../../../lib/observability/metrics';
@@ -265,5 +265,47 @@ describe("the scheduled reconcile handler's metrics", () => {
       RunFailed: 1,
     });
     expect(JSON.stringify(documents[0])).toContain('"Namespace":"IrsaReconciler"');
+  });
+});
+
+describe('a manual dry run of the scheduled function', () => {
+  beforeEach(() => {
+    mockedReconcile.mockReset();
+  });
+
+  it('answers with every planned change, cut with a count when they would not fit the answer', async () => {
+    // Prepare: more planned changes than fit MAX_ANSWER_CHANGE_BYTES
+    const longReason = 'x'.repeat(10_000);
+    const count = Math.ceil(MAX_ANSWER_CHANGE_BYTES / 10_000) + 50;
+    mockedReconcile.mockResolvedValue(
+      report({
+        dryRun: true,
+        results: Array.from({ length: count }, (_, index) => ({
+          action: { kind: 'delete' as const, roleName: `irsa-${index}`, reason: longReason },
+          outcome: { status: 'planned' as const },
+        })),
+      }),
+    );
+    const handler = createHandler({
+      clients,
+      logger: captureLogs().logger,
+      loadConfig: async () => reconcilerConfig({ dryRun: true }),
+    });
+
+    // Act
+    const summary = await handler({ dryRun: true }, lambdaContext());
+
+    // Assess
+    const shown = summary.changes?.length ?? 0;
+    expect(shown).toBeGreaterThan(0);
+    expect(shown + (summary.changesNotShown ?? 0)).toBe(count);
+    expect(summary.changesNotShown).toBeGreaterThan(0);
+    expect(Buffer.byteLength(JSON.stringify(summary))).toBeLessThan(6 * 1024 * 1024);
+    expect(summary.changes?.[0]).toEqual({
+      action: 'delete',
+      target: 'irsa-0',
+      detail: longReason,
+      outcome: 'planned',
+    });
   });
 });
