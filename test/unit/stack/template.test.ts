@@ -470,9 +470,9 @@ describe('the packaged template', () => {
       failed: false,
     });
     sink.publish();
-    const names = (
-      published[0]?._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }
-    ).CloudWatchMetrics[0]?.Metrics.map((metric) => metric.Name);
+    const document = published[0] as { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } };
+    expect(published).toHaveLength(1);
+    const names = document._aws.CloudWatchMetrics[0]?.Metrics.map((metric) => metric.Name);
 
     // Assess
     for (const [id, metric] of [
