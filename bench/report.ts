@@ -26,7 +26,10 @@ export interface TargetCheck {
 export const LIMITS = {
   readsOverLowerBound: 0.1,
   steadyLatencyClusters: 1000,
-  steadyLatencyMs: 60_000,
+  steadyLatencyMs: 20_000,
+  /** IAM calls of a steady run: identity is STS; IAM is the bulk read's pages and the provider list. */
+  steadyIamCallsBase: 5,
+  steadyCallsOverClusters: 20,
   incrementalVersions: 10_000,
   incrementalMs: 500,
   incrementalRssMb: 200,
@@ -70,6 +73,26 @@ function reconcilerTargets(sizes: ReconcilerSizeResult[] | undefined): TargetChe
       // A tolerance for floating point: 7,700 reads over a bound of 7,000 is exactly 10%.
       verdict: over <= LIMITS.readsOverLowerBound + 1e-9 ? 'PASS' : 'MISS',
       measured: `${direct.reads} reads vs lower bound ${size.lowerBoundReads} (${formatPercent(over)})`,
+    });
+  }
+  for (const size of sizes) {
+    const direct = findRun(size.runs, 'direct', 'steady');
+    if (!direct) continue;
+    const iamCalls = Object.entries(direct.apiCalls)
+      .filter(([operation]) => operation.startsWith('IAM:'))
+      .reduce((sum, [, count]) => sum + count, 0);
+    const extraPages = Math.max(0, (size.census.authorizationDetailsPages ?? 1) - 1);
+    const iamLimit = LIMITS.steadyIamCallsBase + extraPages;
+    checks.push({
+      target: `${size.clusters} clusters: steady-state IAM calls at most ${LIMITS.steadyIamCallsBase} plus one per extra page of roles`,
+      verdict: iamCalls <= iamLimit ? 'PASS' : 'MISS',
+      measured: `${iamCalls} IAM calls (limit ${iamLimit})`,
+    });
+    const total = Object.values(direct.apiCalls).reduce((sum, count) => sum + count, 0);
+    checks.push({
+      target: `${size.clusters} clusters: steady-state calls at most clusters + ${LIMITS.steadyCallsOverClusters}`,
+      verdict: total <= size.clusters + LIMITS.steadyCallsOverClusters ? 'PASS' : 'MISS',
+      measured: `${total} calls for ${size.clusters} clusters`,
     });
   }
   const large = sizes.find((size) => size.clusters === LIMITS.steadyLatencyClusters);
@@ -206,8 +229,8 @@ function reconcilerMarkdown(sizes: ReconcilerSizeResult[]): string[] {
     '',
     'The lower bound is derived from what the emulator holds after the run, read with the largest page sizes the',
     'APIs allow (ListClusters 100, ListRoles 1,000): ListClusters pages per region + one DescribeCluster per',
-    'cluster + ListRoles pages + per role ListRoleTags, ListRolePolicies, GetRole (boundary), ListAttachedRolePolicies',
-    'and one GetRolePolicy per inline policy + ListOpenIDConnectProviders + GetCallerIdentity.',
+    'cluster + GetAccountAuthorizationDetails pages (every role of the account in bulk; moto answers in one page) +',
+    'ListOpenIDConnectProviders + GetCallerIdentity.',
     '',
   );
   for (const size of sizes) {

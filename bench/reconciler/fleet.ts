@@ -9,6 +9,7 @@ import {
   IAMClient,
   ListRolePoliciesCommand,
   ListRoleTagsCommand,
+  paginateGetAccountAuthorizationDetails,
   paginateListRoles,
 } from '@aws-sdk/client-iam';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
@@ -114,7 +115,7 @@ export async function seedFleet(
 }
 
 /** The largest page each List API allows: the design's lower bound reads with these. */
-export const MAX_PAGE_SIZE = { listClusters: 100, listRoles: 1000 } as const;
+export const MAX_PAGE_SIZE = { listClusters: 100, listRoles: 1000, authorizationDetails: 1000 } as const;
 
 /** What the emulator holds after a run, read page by page with the largest page sizes. */
 export interface FleetCensus {
@@ -126,6 +127,8 @@ export interface FleetCensus {
   roles: number;
   /** Inline policies over all roles under the path. */
   inlinePolicies: number;
+  /** Pages GetAccountAuthorizationDetails (roles) needs for the whole account. */
+  authorizationDetailsPages: number;
 }
 
 /** Counts pages and inline policies directly in the emulator (these calls are not the reconciler's). */
@@ -162,12 +165,20 @@ export async function takeCensus(
     if (response.IsTruncated) throw new Error(`role ${roleName} has more than 1000 inline policies`);
     return response.PolicyNames?.length ?? 0;
   });
+  let authorizationDetailsPages = 0;
+  for await (const _page of paginateGetAccountAuthorizationDetails(
+    { client: iam, pageSize: MAX_PAGE_SIZE.authorizationDetails },
+    { Filter: ['Role'] },
+  )) {
+    authorizationDetailsPages++;
+  }
   return {
     listClustersPages,
     clusters,
     listRolesPages,
     roles: roleNames.length,
     inlinePolicies: policyCounts.reduce((sum, count) => sum + count, 0),
+    authorizationDetailsPages,
     roleNames,
   };
 }
@@ -194,22 +205,16 @@ export async function readRate(
 
 /**
  * The fewest calls a steady-state run can make and still see every drift the reconciler corrects:
- * list and describe every cluster, list the providers and the caller, list the roles under the
- * path, and per role its tags (IAM allows at most 50 tags per role: one page), its inline policy names
- * (one page), each inline policy document, its permissions boundary (GetRole: ListRoles does not return
- * it) and its attached managed policies (one page). The trust policy comes with ListRoles.
+ * list and describe every cluster, list the providers and the caller, and read the account's roles in
+ * bulk (GetAccountAuthorizationDetails: trust, inline policies, boundary, attached policies and tags of
+ * up to 1,000 roles a page; moto answers in one page whatever the account holds).
  */
 export function steadyStateLowerBound(census: FleetCensus): Record<string, number> {
   return {
     'EKS:DescribeCluster': census.clusters,
     'EKS:ListClusters': Object.values(census.listClustersPages).reduce((sum, pages) => sum + pages, 0),
-    'IAM:GetRole': census.roles,
-    'IAM:GetRolePolicy': census.inlinePolicies,
-    'IAM:ListAttachedRolePolicies': census.roles,
+    'IAM:GetAccountAuthorizationDetails': census.authorizationDetailsPages,
     'IAM:ListOpenIDConnectProviders': 1,
-    'IAM:ListRolePolicies': census.roles,
-    'IAM:ListRoleTags': census.roles,
-    'IAM:ListRoles': census.listRolesPages,
     'STS:GetCallerIdentity': 1,
   };
 }

@@ -3,7 +3,7 @@ import type { ReconcilerDeps } from './deps';
 import { discover, discoverAccount } from './observe/discovery';
 import { observe } from './observe/observe';
 import { desiredState } from './plan/desired';
-import { plan, teardownPlan } from './plan/plan';
+import { NAME_TAKEN_REASON, plan, teardownPlan } from './plan/plan';
 import { computeCounts, targetOf } from './report';
 import type {
   AccountInfo,
@@ -112,6 +112,15 @@ function finish(
     ...(changes.length > 0 ? { changes: changes.slice(0, MAX_LOGGED_CHANGES) } : {}),
     ...(changes.length > MAX_LOGGED_CHANGES ? { changesNotLogged: changes.length - MAX_LOGGED_CHANGES } : {}),
   };
+  const taken = run.plan.skipped.filter((skip) => skip.reason.startsWith(NAME_TAKEN_REASON));
+  if (taken.length > 0) {
+    deps.logger.warn(
+      'desired role names are held by roles this deployment does not own: those targets are skipped',
+      {
+        skipped: taken,
+      },
+    );
+  }
   if (report.failed) deps.logger.error(`${operation} finished with failures`, summary);
   else if (report.pruneBlocked)
     deps.logger.warn(`${operation} finished; prune blocked by the deletion guard`, summary);

@@ -1,5 +1,6 @@
 import { ReconcileFailedError } from '../errors';
 import type { MetricsSink } from '../observability/metrics';
+import { NAME_TAKEN_REASON } from './plan/plan';
 import type { Action, ActionResult, ReconcileReport, ReportCounts, SkippedTarget } from './types';
 
 type Category = 'created' | 'updated' | 'deleted' | 'unchanged';
@@ -243,7 +244,13 @@ export function recordRunMetrics(metrics: MetricsSink, report: ReconcileReport):
     'ApiCalls',
     Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0),
   );
+  metrics.count('NameTaken', nameTakenCount(report));
   metrics.count('RunFailed', report.failed ? 1 : 0);
+}
+
+/** Targets skipped because a role this deployment does not own holds their name. */
+export function nameTakenCount(report: Pick<ReconcileReport, 'skipped'>): number {
+  return report.skipped.filter((skip) => skip.reason.startsWith(NAME_TAKEN_REASON)).length;
 }
 
 /** One change of a plan or a run, for people and machines: what, on which role, with what outcome. */

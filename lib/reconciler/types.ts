@@ -147,9 +147,17 @@ export interface ObservedRole {
   attachedPolicyArns: string[];
 }
 
+/** A role this deployment does not own, by name: its name can not be given to a desired role. */
+export interface TakenName {
+  roleName: string;
+  path: string;
+}
+
 export interface ObservedState {
-  /** Roles under the owned path only; ownership is still checked per role from its tags. */
+  /** The roles this deployment owns (the plan still checks ownership per role from its path and tags). */
   roles: ObservedRole[];
+  /** Every other role of the account, by lowercased name (IAM names are case-insensitive). */
+  takenNames?: ReadonlyMap<string, TakenName>;
   oidcProviderArns: string[];
 }
 

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
 import { createLogger, silentLogger } from '../../lib/observability/logger';
+import { roleNameFor } from '../../lib/reconciler/config/naming';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, teardown } from '../../lib/reconciler/index';
 import {
@@ -148,6 +149,31 @@ describe('reconcile against the emulator', () => {
     ]);
     expect(JSON.stringify(alphaCost?.trustPolicy)).toContain('system:serviceaccount:finops:cost-agent');
     expect(JSON.stringify(alphaCost?.trustPolicy)).not.toContain('*');
+  });
+
+  it('skips a target whose role name a role on another path holds, naming it, with no write and no failure', async () => {
+    // Prepare: someone made a role with the very name the reconciler wants, elsewhere
+    const cfg = config();
+    const wanted = roleNameFor(cfg.roleNamePrefix, 'eu-west-1', 'alpha', 'otel-collector', 'dev');
+    await createForeignRole(admin, { name: wanted, path: '/ci/' });
+    const run = deps();
+
+    // Act
+    const report = await reconcile(run, cfg);
+
+    // Assess
+    expect(report.failed).toBe(false);
+    expect(report.skipped).toContainEqual({
+      region: 'eu-west-1',
+      clusterName: 'alpha',
+      bindingName: 'otel-collector',
+      reason: `role name taken by a role not owned by this deployment: /ci/${wanted}`,
+    });
+    expect(
+      report.results.map(({ action }) => action.kind === 'create' && action.role.roleName),
+    ).not.toContain(wanted);
+    expect(run.clients.calls.snapshot()['IAM:CreateRole']).toBe(5);
+    expect((await readAllRoles(admin, '/ci/'))[wanted]?.tags).toEqual({});
   });
 
   it('makes no write call and reports everything unchanged on a second run', async () => {

@@ -12,6 +12,7 @@ import type {
   ReconcilerConfig,
   RegionScan,
   SkippedTarget,
+  TakenName,
 } from '../types';
 import { policiesEqual } from './policy-compare';
 
@@ -35,10 +36,10 @@ export function plan(
 ): Plan {
   const owned = new Map<string, ObservedRole>();
   // IAM role names are unique case-insensitively: `Irsa-x` blocks `irsa-x`.
-  const unowned = new Set<string>();
+  const unowned = new Map<string, TakenName>(observed.takenNames ?? []);
   for (const role of observed.roles) {
     if (isOwnedRole(role, config)) owned.set(role.roleName, role);
-    else unowned.add(role.roleName.toLowerCase());
+    else unowned.set(role.roleName.toLowerCase(), { roleName: role.roleName, path: role.path });
   }
   const actions: Action[] = [];
   const skipped: SkippedTarget[] = [...desired.skipped];
@@ -55,14 +56,15 @@ export function plan(
   for (const role of desired.roles) {
     desiredNames.add(role.roleName);
     const current = owned.get(role.roleName);
-    if (current === undefined && unowned.has(role.roleName.toLowerCase())) {
+    const holder = current === undefined ? unowned.get(role.roleName.toLowerCase()) : undefined;
+    if (holder) {
       // Not registered as the target's role: an older owned role for the target must not be pruned
       // in favour of one that can not be created.
       skipped.push({
         region: role.region,
         clusterName: role.clusterName,
         bindingName: role.bindingName,
-        reason: NAME_TAKEN_REASON,
+        reason: `${NAME_TAKEN_REASON}: ${holder.path}${holder.roleName}`,
       });
       continue;
     }

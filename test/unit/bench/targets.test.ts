@@ -34,7 +34,14 @@ function reconcilerSize(runs: ReconcilerRun[], lowerBoundReads = 7_000): Reconci
     clusters: 1000,
     ceiling: { concurrency: 8, directPerSecond: 200, latencyPerSecond: 150, sequentialLatencyPerSecond: 25 },
     regions: {},
-    census: { listClustersPages: {}, clusters: 1000, listRolesPages: 2, roles: 2000, inlinePolicies: 3000 },
+    census: {
+      listClustersPages: {},
+      clusters: 1000,
+      listRolesPages: 2,
+      roles: 2000,
+      inlinePolicies: 3000,
+      authorizationDetailsPages: 1,
+    },
     lowerBound: {},
     lowerBoundReads,
     runs,
@@ -66,7 +73,7 @@ const verdictOf = (checks: ReturnType<typeof checkTargets>, fragment: string) =>
   checks.find((check) => check.target.includes(fragment))?.verdict;
 
 describe('steadyStateLowerBound', () => {
-  it('adds up pages, one describe per cluster and the per-role reads from the census', () => {
+  it('adds up pages and one describe per cluster: the roles cost only their bulk pages', () => {
     // Act
     const bound = steadyStateLowerBound({
       listClustersPages: { 'eu-west-1': 3, 'us-east-1': 2 },
@@ -74,19 +81,15 @@ describe('steadyStateLowerBound', () => {
       listRolesPages: 1,
       roles: 900,
       inlinePolicies: 1350,
+      authorizationDetailsPages: 2,
     });
 
     // Assess
     expect(bound).toEqual({
       'EKS:DescribeCluster': 450,
       'EKS:ListClusters': 5,
-      'IAM:GetRole': 900,
-      'IAM:GetRolePolicy': 1350,
-      'IAM:ListAttachedRolePolicies': 900,
+      'IAM:GetAccountAuthorizationDetails': 2,
       'IAM:ListOpenIDConnectProviders': 1,
-      'IAM:ListRolePolicies': 900,
-      'IAM:ListRoleTags': 900,
-      'IAM:ListRoles': 1,
       'STS:GetCallerIdentity': 1,
     });
   });
@@ -94,11 +97,21 @@ describe('steadyStateLowerBound', () => {
 
 describe('checkTargets', () => {
   it('passes the reconciler targets when the steady state is within bound, write-free and fast', () => {
-    // Prepare
-    const size = reconcilerSize([
-      run({ reads: 7_700 }),
-      run({ variant: 'latency', latencyMs: 30, wallMs: 59_000, reads: 7_700 }),
-    ]);
+    // Prepare: 1,000 clusters read with 1,000 DescribeCluster, a few list pages and one bulk IAM read
+    const apiCalls = {
+      'EKS:DescribeCluster': 1000,
+      'EKS:ListClusters': 12,
+      'IAM:GetAccountAuthorizationDetails': 1,
+      'IAM:ListOpenIDConnectProviders': 1,
+      'STS:GetCallerIdentity': 1,
+    };
+    const size = reconcilerSize(
+      [
+        run({ reads: 1_015, apiCalls }),
+        run({ variant: 'latency', latencyMs: 30, wallMs: 19_000, reads: 1_015, apiCalls }),
+      ],
+      1_015,
+    );
 
     // Act
     const checks = checkTargets(results({ reconciler: [size] }));
@@ -106,14 +119,17 @@ describe('checkTargets', () => {
     // Assess
     expect(verdictOf(checks, 'zero writes')).toBe('PASS');
     expect(verdictOf(checks, 'within 10% of the lower bound')).toBe('PASS');
-    expect(verdictOf(checks, 'with 30 ms latency under 60 s')).toBe('PASS');
+    expect(verdictOf(checks, 'IAM calls at most 5')).toBe('PASS');
+    expect(verdictOf(checks, 'calls at most clusters + 20')).toBe('PASS');
+    expect(verdictOf(checks, 'with 30 ms latency under 20 s')).toBe('PASS');
   });
 
-  it('misses when a steady run writes, reads over 10% more than the bound, or takes a minute', () => {
+  it('misses when a steady run writes, reads over 10% more than the bound, calls IAM per role, or is slow', () => {
     // Prepare
+    const perRole = { 'EKS:DescribeCluster': 1000, 'IAM:ListRoleTags': 2000, 'IAM:ListRoles': 2 };
     const size = reconcilerSize([
-      run({ reads: 7_701, writes: 1 }),
-      run({ variant: 'latency', latencyMs: 30, wallMs: 60_000 }),
+      run({ reads: 7_701, writes: 1, apiCalls: perRole }),
+      run({ variant: 'latency', latencyMs: 30, wallMs: 20_000 }),
     ]);
 
     // Act
@@ -122,7 +138,9 @@ describe('checkTargets', () => {
     // Assess
     expect(verdictOf(checks, 'zero writes')).toBe('MISS');
     expect(verdictOf(checks, 'within 10% of the lower bound')).toBe('MISS');
-    expect(verdictOf(checks, 'latency under 60 s')).toBe('MISS');
+    expect(verdictOf(checks, 'IAM calls at most 5')).toBe('MISS');
+    expect(verdictOf(checks, 'calls at most clusters + 20')).toBe('MISS');
+    expect(verdictOf(checks, 'latency under 20 s')).toBe('MISS');
   });
 
   it('misses the throttling target when a throttled run failed', () => {

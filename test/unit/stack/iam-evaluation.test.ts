@@ -271,6 +271,7 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
         resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/prod-eu-1`,
       },
       { name: 'listing roles', action: 'iam:ListRoles', resource: '*' },
+      { name: 'reading every role in bulk', action: 'iam:GetAccountAuthorizationDetails', resource: '*' },
       { name: 'reading a role under the path', action: 'iam:GetRole', resource: managed },
       { name: 'reading its tags', action: 'iam:ListRoleTags', resource: managed },
       { name: 'listing its attached policies', action: 'iam:ListAttachedRolePolicies', resource: managed },

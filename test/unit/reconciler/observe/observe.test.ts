@@ -1,12 +1,8 @@
 import {
-  GetRoleCommand,
-  GetRolePolicyCommand,
+  GetAccountAuthorizationDetailsCommand,
   IAMClient,
-  ListAttachedRolePoliciesCommand,
   ListOpenIDConnectProvidersCommand,
-  ListRolePoliciesCommand,
-  ListRolesCommand,
-  ListRoleTagsCommand,
+  type RoleDetail,
 } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { observe } from '../../../../lib/reconciler/observe/observe';
@@ -33,193 +29,153 @@ const POLICY = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::bucket/alpha/*' }],
 };
+const BOUNDARY = 'arn:aws:iam::123456789012:policy/boundary';
 
-function role(name: string, path = '/irsa-reconciler/dev/', encode = true) {
-  const document = JSON.stringify(TRUST);
+/** A role as GetAccountAuthorizationDetails returns it: documents URL-encoded. */
+function roleDetail(name: string, overrides: Partial<RoleDetail> = {}): RoleDetail {
+  const path = overrides.Path ?? '/irsa-reconciler/dev/';
   return {
     RoleName: name,
     Path: path,
     Arn: `arn:aws:iam::123456789012:role${path}${name}`,
     RoleId: `AROA${name.toUpperCase()}`,
-    CreateDate: new Date(0),
-    AssumeRolePolicyDocument: encode ? encodeURIComponent(document) : document,
+    AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(TRUST)),
+    RolePolicyList: [
+      { PolicyName: 's3-prefix-access', PolicyDocument: encodeURIComponent(JSON.stringify(POLICY)) },
+    ],
+    AttachedManagedPolicies: [],
+    PermissionsBoundary: {
+      PermissionsBoundaryArn: BOUNDARY,
+      PermissionsBoundaryType: 'PermissionsBoundaryPolicy',
+    },
+    Tags: ownedTagList(),
+    ...overrides,
   };
 }
 
 describe('observe', () => {
   beforeEach(() => {
     iam.on(ListOpenIDConnectProvidersCommand).resolves({ OpenIDConnectProviderList: [] });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [] });
-    iam.on(GetRoleCommand).callsFake(({ RoleName }: { RoleName: string }) => ({ Role: role(RoleName) }));
-    iam.on(ListAttachedRolePoliciesCommand).resolves({ AttachedPolicies: [] });
   });
   afterEach(() => {
     iam.reset();
   });
 
-  it('lists every page of roles under the owned path and URL-decodes trust and inline policies', async () => {
-    // Prepare
+  it("reads every page of the account's roles in bulk, with the largest pages IAM allows", async () => {
+    // Prepare: IAM may return fewer than MaxItems with a marker: every page must be read
     iam
-      .on(ListRolesCommand)
-      .resolves({ Roles: [role('irsa-a')], IsTruncated: true, Marker: 'm1' })
-      .on(ListRolesCommand, { Marker: 'm1' })
-      .resolves({ Roles: [role('irsa-b', undefined, false)], IsTruncated: false });
-    iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['s3-prefix-access'] });
-    iam.on(GetRolePolicyCommand).resolves({
-      RoleName: 'irsa-a',
-      PolicyName: 's3-prefix-access',
-      PolicyDocument: encodeURIComponent(JSON.stringify(POLICY)),
-    });
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolves({ RoleDetailList: [roleDetail('irsa-a')], IsTruncated: true, Marker: 'm1' })
+      .on(GetAccountAuthorizationDetailsCommand, { Marker: 'm1' })
+      .resolves({ RoleDetailList: [roleDetail('irsa-b')], IsTruncated: true, Marker: 'm2' })
+      .on(GetAccountAuthorizationDetailsCommand, { Marker: 'm2' })
+      .resolves({ RoleDetailList: [roleDetail('irsa-c')], IsTruncated: false });
 
     // Act
     const observed = await observe(testDeps(), testConfig());
 
     // Assess
-    // The largest page IAM allows, so 1,000 roles cost one sequential call, not ten.
-    expect(iam).toHaveReceivedCommandWith(ListRolesCommand, {
-      PathPrefix: '/irsa-reconciler/dev/',
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 3);
+    expect(iam).toHaveReceivedCommandWith(GetAccountAuthorizationDetailsCommand, {
+      Filter: ['Role'],
       MaxItems: 1000,
     });
-    expect(iam).toHaveReceivedCommandWith(ListRolesCommand, {
-      PathPrefix: '/irsa-reconciler/dev/',
-      Marker: 'm1',
+    expect(iam).toHaveReceivedCommandWith(GetAccountAuthorizationDetailsCommand, {
+      Filter: ['Role'],
       MaxItems: 1000,
+      Marker: 'm2',
     });
-    expect(observed.roles.map((r) => r.roleName)).toEqual(['irsa-a', 'irsa-b']);
-    for (const observedRole of observed.roles) {
-      expect(observedRole.trustPolicy).toEqual(TRUST);
-      expect(observedRole.inlinePolicies).toEqual({ 's3-prefix-access': POLICY });
-    }
+    expect(observed.roles.map((role) => role.roleName)).toEqual(['irsa-a', 'irsa-b', 'irsa-c']);
   });
 
-  it('reads every page of tags', async () => {
+  it('keeps an owned role whole: decoded trust and inline policies, boundary, attached policies, tags', async () => {
     // Prepare
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a')] });
-    const [first, ...rest] = ownedTagList();
-    iam
-      .on(ListRoleTagsCommand)
-      .resolves({ Tags: first ? [first] : [], IsTruncated: true, Marker: 't2' })
-      .on(ListRoleTagsCommand, { RoleName: 'irsa-a', Marker: 't2' })
-      .resolves({ Tags: rest, IsTruncated: false });
-
-    // Act
-    const observed = await observe(testDeps(), testConfig());
-
-    // Assess
-    expect(Object.keys(observed.roles[0]?.tags ?? {})).toHaveLength(ownedTagList().length);
-    expect(iam).toHaveReceivedCommandTimes(GetRolePolicyCommand, 0);
-    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 1);
-  });
-
-  it('never reads the inline policies of a role it does not own', async () => {
-    // Prepare
-    iam.on(ListRolesCommand).resolves({
-      Roles: [
-        role('irsa-no-owner-tag'),
-        role('irsa-other-stage'),
-        role('irsa-deeper', '/irsa-reconciler/dev/x/'),
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({
+      RoleDetailList: [
+        roleDetail('irsa-a', {
+          AttachedManagedPolicies: [
+            { PolicyArn: 'arn:aws:iam::aws:policy/x' },
+            { PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' },
+          ],
+        }),
       ],
     });
-    iam
-      .on(ListRoleTagsCommand, { RoleName: 'irsa-no-owner-tag' })
-      .resolves({ Tags: [{ Key: 'team', Value: 'x' }] })
-      .on(ListRoleTagsCommand, { RoleName: 'irsa-other-stage' })
-      .resolves({ Tags: ownedTagList('prod') })
-      .on(ListRoleTagsCommand, { RoleName: 'irsa-deeper' })
-      .resolves({ Tags: ownedTagList() });
 
     // Act
     const observed = await observe(testDeps(), testConfig());
 
     // Assess
-    expect(observed.roles).toHaveLength(3);
-    expect(iam).toHaveReceivedCommandTimes(ListRolePoliciesCommand, 0);
-    expect(iam).toHaveReceivedCommandTimes(GetRolePolicyCommand, 0);
-    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 0);
-  });
-
-  it('drops a role that was deleted between ListRoles and ListRoleTags', async () => {
-    // Prepare
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a'), role('irsa-gone')] });
-    iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam
-      .on(ListRoleTagsCommand, { RoleName: 'irsa-gone' })
-      .rejects(serviceError('NoSuchEntityException', 404));
-
-    // Act
-    const observed = await observe(testDeps(), testConfig());
-
-    // Assess
-    expect(observed.roles.map((r) => r.roleName)).toEqual(['irsa-a']);
-  });
-
-  it('fails instead of returning a partial view when a read fails', async () => {
-    // Prepare
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a')] });
-    iam.on(ListRoleTagsCommand).rejects(serviceError('AccessDenied', 403));
-
-    // Act / Assess
-    await expect(observe(testDeps(), testConfig())).rejects.toThrow(
-      /IAM ListRoleTags irsa-a failed: AccessDenied/,
-    );
-  });
-
-  it('reads the permissions boundary and the attached managed policies of every owned role', async () => {
-    // Prepare
-    const boundary = 'arn:aws:iam::123456789012:policy/boundary';
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a'), role('irsa-b')] });
-    iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam.on(GetRoleCommand, { RoleName: 'irsa-a' }).resolves({
-      Role: {
-        ...role('irsa-a'),
-        PermissionsBoundary: {
-          PermissionsBoundaryArn: boundary,
-          PermissionsBoundaryType: 'PermissionsBoundaryPolicy',
-        },
+    expect(observed.roles).toEqual([
+      {
+        roleName: 'irsa-a',
+        path: '/irsa-reconciler/dev/',
+        arn: 'arn:aws:iam::123456789012:role/irsa-reconciler/dev/irsa-a',
+        trustPolicy: TRUST,
+        inlinePolicies: { 's3-prefix-access': POLICY },
+        permissionsBoundaryArn: BOUNDARY,
+        attachedPolicyArns: ['arn:aws:iam::aws:policy/AdministratorAccess', 'arn:aws:iam::aws:policy/x'],
+        tags: Object.fromEntries(ownedTagList().map((tag) => [tag.Key, tag.Value])),
       },
-    });
-    iam
-      .on(ListAttachedRolePoliciesCommand, { RoleName: 'irsa-b' })
-      .resolves({
-        AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/x' }],
-        IsTruncated: true,
-        Marker: 'p2',
-      })
-      .on(ListAttachedRolePoliciesCommand, { RoleName: 'irsa-b', Marker: 'p2' })
-      .resolves({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }] });
-
-    // Act
-    const observed = await observe(testDeps(), testConfig());
-
-    // Assess
-    const [a, b] = observed.roles;
-    expect(a?.permissionsBoundaryArn).toBe(boundary);
-    expect(a?.attachedPolicyArns).toEqual([]);
-    expect(b?.permissionsBoundaryArn).toBeUndefined();
-    expect(b?.attachedPolicyArns).toEqual([
-      'arn:aws:iam::aws:policy/AdministratorAccess',
-      'arn:aws:iam::aws:policy/x',
     ]);
-    expect(iam).toHaveReceivedCommandTimes(GetRoleCommand, 2);
   });
 
-  it('drops an owned role deleted between its tags and its attached policies', async () => {
+  it('keeps of every other role only its name and path, wherever it is, and never reads it one by one', async () => {
     // Prepare
-    iam.on(ListRolesCommand).resolves({ Roles: [role('irsa-a')] });
-    iam.on(ListRoleTagsCommand).resolves({ Tags: ownedTagList() });
-    iam.on(ListAttachedRolePoliciesCommand).rejects(serviceError('NoSuchEntityException', 404));
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({
+      RoleDetailList: [
+        roleDetail('irsa-no-owner-tag', { Tags: [{ Key: 'team', Value: 'x' }] }),
+        roleDetail('irsa-other-stage', { Tags: ownedTagList('prod') }),
+        roleDetail('irsa-deeper', { Path: '/irsa-reconciler/dev/x/' }),
+        roleDetail('Irsa-Elsewhere', { Path: '/ci/', AssumeRolePolicyDocument: 'not json at all' }),
+      ],
+    });
 
     // Act
     const observed = await observe(testDeps(), testConfig());
 
     // Assess
     expect(observed.roles).toEqual([]);
+    expect([...(observed.takenNames ?? new Map()).entries()]).toEqual([
+      ['irsa-no-owner-tag', { roleName: 'irsa-no-owner-tag', path: '/irsa-reconciler/dev/' }],
+      ['irsa-other-stage', { roleName: 'irsa-other-stage', path: '/irsa-reconciler/dev/' }],
+      ['irsa-deeper', { roleName: 'irsa-deeper', path: '/irsa-reconciler/dev/x/' }],
+      ['irsa-elsewhere', { roleName: 'Irsa-Elsewhere', path: '/ci/' }],
+    ]);
+    const perRoleCalls = iam
+      .calls()
+      .map((call) => call.args[0].constructor.name)
+      .filter(
+        (name) =>
+          name !== 'GetAccountAuthorizationDetailsCommand' && name !== 'ListOpenIDConnectProvidersCommand',
+      );
+    expect(perRoleCalls).toEqual([]);
+  });
+
+  it('fails instead of returning a partial view when a later page cannot be read', async () => {
+    // Prepare
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolves({ RoleDetailList: [roleDetail('irsa-a')], IsTruncated: true, Marker: 'm1' })
+      .on(GetAccountAuthorizationDetailsCommand, { Marker: 'm1' })
+      .rejects(serviceError('AccessDenied', 403));
+
+    // Act / Assess
+    await expect(observe(testDeps(), testConfig())).rejects.toThrow(
+      /IAM GetAccountAuthorizationDetails \(roles\) failed: AccessDenied/,
+    );
+  });
+
+  it("fails naming the role and document when an owned role's document is not JSON", async () => {
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolves({ RoleDetailList: [roleDetail('irsa-a', { AssumeRolePolicyDocument: '%7Bbroken' })] });
+
+    await expect(observe(testDeps(), testConfig())).rejects.toThrow(/trust policy of role irsa-a/);
   });
 
   it('reuses the provider ARNs discovery already read', async () => {
     // Prepare
-    iam.on(ListRolesCommand).resolves({ Roles: [] });
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [] });
 
     // Act
     const observed = await observe(testDeps(), testConfig(), { oidcProviderArns: ['arn:p'] });

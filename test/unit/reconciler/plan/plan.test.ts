@@ -241,7 +241,42 @@ describe('plan', () => {
     // Assess
     expect(result.actions).toEqual([]);
     expect(result.skipped).toEqual([
-      { region: EU, clusterName: 'prod', bindingName: 'app', reason: NAME_TAKEN_REASON },
+      {
+        region: EU,
+        clusterName: 'prod',
+        bindingName: 'app',
+        reason: `${NAME_TAKEN_REASON}: ${squatter.path}${squatter.roleName}`,
+      },
+    ]);
+  });
+
+  it('skips a name held by a role anywhere in the account, naming the holder, with no write', () => {
+    // Prepare: the bulk read saw the name on another path
+    const config = makeConfig();
+    const discovery = makeDiscovery([completeScan(EU, [prod])]);
+    const [wanted] = desiredState(config, discovery).roles;
+    if (!wanted) throw new Error('no desired role');
+    const takenNames = new Map([
+      [wanted.roleName.toLowerCase(), { roleName: wanted.roleName, path: '/ci/' }],
+    ]);
+
+    // Act
+    const result = plan(
+      desiredState(config, discovery),
+      { roles: [], takenNames, oidcProviderArns: discovery.oidcProviderArns },
+      discovery,
+      config,
+    );
+
+    // Assess
+    expect(result.actions).toEqual([]);
+    expect(result.skipped).toEqual([
+      {
+        region: EU,
+        clusterName: 'prod',
+        bindingName: 'app',
+        reason: `${NAME_TAKEN_REASON}: /ci/${wanted.roleName}`,
+      },
     ]);
   });
 
@@ -258,7 +293,7 @@ describe('plan', () => {
 
     // Assess
     expect(result.actions).toEqual([]);
-    expect(result.skipped.map((s) => s.reason)).toEqual([NAME_TAKEN_REASON]);
+    expect(result.skipped.map((s) => s.reason)).toEqual([`${NAME_TAKEN_REASON}: /${squatter.roleName}`]);
   });
 
   it('never plans an action for roles of other paths, owners or stages, even when their cluster is gone', () => {
@@ -429,7 +464,7 @@ describe('plan', () => {
 
       // Assess
       expect(result.actions).toEqual([]);
-      expect(result.skipped.map((s) => s.reason)).toEqual([NAME_TAKEN_REASON]);
+      expect(result.skipped.map((s) => s.reason)).toEqual([`${NAME_TAKEN_REASON}: /${wanted.roleName}`]);
     });
 
     it('deletes nothing when prune is off', () => {
