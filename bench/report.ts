@@ -1,5 +1,6 @@
 import type { IndexerResults, IndexerSizeResult } from './indexer/suite';
 import type { MachineInfo } from './machine';
+import type { AccountObserveResult } from './reconciler/account';
 import type { ReconcilerRun, ReconcilerSizeResult } from './reconciler/suite';
 
 export interface BenchResults {
@@ -9,6 +10,8 @@ export interface BenchResults {
   /** 1-minute load average when the benchmark ended. */
   loadAverageEnd: number;
   reconciler?: ReconcilerSizeResult[];
+  /** One observe of an account at IAM's role ceiling. */
+  accountObserve?: AccountObserveResult;
   indexer?: IndexerResults;
   /** Parts that crashed, with the error. */
   errors: Array<{ part: string; error: string }>;
@@ -193,6 +196,23 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
     '',
   ];
   if (results.reconciler) lines.push(...reconcilerMarkdown(results.reconciler));
+  if (results.accountObserve) {
+    const account = results.accountObserve;
+    lines.push(
+      '## Observe at the account ceiling',
+      '',
+      `An account of ${account.roles} roles (IAM's maximum quota is 5,000), ${account.owned} of them owned (two inline policies, five tags each), the rest someone else's; seeded in ${seconds(account.seedMs)} s. One observe:`,
+      '',
+      '| wall | process wall | peak RSS | peak heap | calls | owned roles kept | other roles kept by name |',
+      '|---|---|---|---|---|---|---|',
+      `| ${seconds(account.wallMs)} s | ${seconds(account.processWallMs)} s | ${account.memory.peakRssMb} MB | ${account.memory.peakHeapMb} MB | ${Object.entries(
+        account.apiCalls,
+      )
+        .map(([call, count]) => `${call} ${count}`)
+        .join(', ')} | ${account.ownedSeen} | ${account.otherSeen} |`,
+      '',
+    );
+  }
   if (results.indexer) lines.push(...indexerMarkdown(results.indexer));
   if (results.errors.length > 0) {
     lines.push(

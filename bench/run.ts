@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { removeBundles } from './child';
 import { runIndexerBench } from './indexer/suite';
 import { currentLoadAverage, machineInfo } from './machine';
+import { runAccountObserveBench } from './reconciler/account';
 import { runReconcilerBench } from './reconciler/suite';
 import { type BenchResults, checkTargets, renderMarkdown } from './report';
 
@@ -24,6 +25,7 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  *   --concurrency 8         the reconciler's configured concurrency
  *   --repeats 3             incremental updates and helm merges per index size (medians reported)
  *   --seed 1                seed of the injected throttling
+ *   --account-roles 5000    roles of the account observed at IAM's ceiling (0: skip), owned: --account-owned 2000
  *   --out bench/results     where results.md and results.json go
  */
 const USAGE = 'usage: tsx bench/run.ts [--quick] [--only reconciler|indexer] [--sizes 100,500,1000] ...';
@@ -40,6 +42,8 @@ interface Options {
   concurrency: number;
   repeats: number;
   seed: number;
+  accountRoles: number;
+  accountOwned: number;
   out: string;
 }
 
@@ -49,6 +53,8 @@ export function parseOptions(argv: string[]): Options {
     strict: true,
     options: {
       quick: { type: 'boolean', default: false },
+      'account-roles': { type: 'string' },
+      'account-owned': { type: 'string' },
       only: { type: 'string' },
       sizes: { type: 'string' },
       'index-sizes': { type: 'string' },
@@ -85,6 +91,8 @@ export function parseOptions(argv: string[]): Options {
     concurrency: number('--concurrency', values.concurrency, 8),
     repeats: number('--repeats', values.repeats, quick ? 2 : 3),
     seed: number('--seed', values.seed, 1),
+    accountRoles: number('--account-roles', values['account-roles'], quick ? 500 : 5000),
+    accountOwned: number('--account-owned', values['account-owned'], quick ? 200 : 2000),
     out: values.out ?? join(__dirname, 'results'),
   };
 }
@@ -147,6 +155,17 @@ async function main(): Promise<number> {
     } catch (error) {
       results.errors.push({ part: 'reconciler', error: describe(error) });
       log(`reconciler benchmark crashed: ${describe(error)}`);
+    }
+  }
+  if (options.only !== 'indexer' && options.accountRoles > 0) {
+    try {
+      results.accountObserve = await runAccountObserveBench({
+        roles: options.accountRoles,
+        owned: Math.min(options.accountOwned, options.accountRoles),
+        log,
+      });
+    } catch (error) {
+      onError('account observe', error);
     }
   }
   if (options.only !== 'reconciler') {
