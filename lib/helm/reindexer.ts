@@ -1,16 +1,9 @@
-import type { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadObjectCommand,
-  paginateListObjectsV2,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { InvalidChartError, IrsaReconcilerError, isNotFound, toAwsCallError } from '../errors';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { IrsaReconcilerError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { MetricsSink } from '../observability/metrics';
 import { mapWithConcurrency } from '../util/concurrency';
-import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS, readChartArchive } from './chart/chart';
+import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS } from './chart/chart';
 import type { IndexerConfig } from './config';
 import { diffIndexes, type IndexDiff, sameContent } from './repo/index-diff';
 import {
@@ -24,13 +17,21 @@ import {
 import type { IndexFocus } from './repo/index-layout';
 import { type ChartKeyNotice, type IgnoredRecord, parseS3Event, selectChartKeys } from './s3-events';
 import {
+  type ChartObservation,
+  headChart,
+  type ListedChart,
+  listCharts,
+  readChart,
+  UNSAFE_KEY_REASON,
+} from './store/chart-store';
+import {
   backupIndex,
   type ConditionalWriteOptions,
   type IndexLocation,
   type StoredIndex,
   updateIndex,
 } from './store/index-store';
-import type { ChartArchive, ChartVersionEntry, IndexFile } from './types';
+import type { ChartVersionEntry, IndexFile } from './types';
 
 /**
  * Keeps index.yaml equal to the charts in the bucket. Level-based: an event only names keys; each key
@@ -98,10 +99,7 @@ export interface RebuildSummary {
 /** Rounds of "write, then look again" before giving up on keys that keep changing. */
 const MAX_SETTLE_ROUNDS = 3;
 
-type Observation =
-  | { state: 'present'; key: string; etag: string; archive: ChartArchive; lastModified: Date }
-  | { state: 'absent'; key: string }
-  | { state: 'invalid'; key: string; etag: string; reason: string };
+type Observation = ChartObservation;
 
 /** One invocation: injected dependencies with defaults, and the invalid charts seen so far. */
 class Run {
@@ -132,51 +130,22 @@ class Run {
     return chartUrl(key, baseUrl === undefined ? { indexKey } : { indexKey, baseUrl });
   }
 
-  /** GET the object and read the chart from the stream; 404 means absent. */
+  /** The chart at `key` now; an invalid one is reported (logged, counted) once. */
   async observe(key: string): Promise<Observation> {
-    const { bucket } = this.deps.config;
-    let response: GetObjectCommandOutput;
-    try {
-      response = await this.deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    } catch (error) {
-      if (isNotFound(error)) return { state: 'absent', key };
-      throw toAwsCallError('S3:GetObject', error);
-    }
-    const body = response.Body as
-      | (AsyncIterable<Uint8Array> & Partial<Pick<Readable, 'destroy'>>)
-      | undefined;
-    const etag = response.ETag ?? '';
-    if (!body) throw toAwsCallError('S3:GetObject', new Error(`no body for s3://${bucket}/${key}`));
     const limits = this.deps.readLimits ?? DEFAULT_CHART_READ_LIMITS;
-    try {
-      const size = response.ContentLength;
-      if (size !== undefined && size > limits.maxArchiveBytes) {
-        throw new InvalidChartError(
-          `archive is ${size} bytes, over the limit of ${limits.maxArchiveBytes} bytes`,
-        );
-      }
-      const archive = await readChartArchive(body, limits);
-      return { state: 'present', key, etag, archive, lastModified: response.LastModified ?? this.now() };
-    } catch (error) {
-      if (!(error instanceof InvalidChartError)) throw error;
-      this.reportInvalid(key, error.message);
-      return { state: 'invalid', key, etag, reason: error.message };
-    } finally {
-      body.destroy?.();
-    }
+    const observation = await readChart(
+      this.deps.s3,
+      { bucket: this.deps.config.bucket, key },
+      limits,
+      this.now,
+    );
+    if (observation.state === 'invalid') this.reportInvalid(key, observation.reason);
+    return observation;
   }
 
-  /** HEAD: the current ETag, or undefined when the key is absent. */
-  async head(key: string): Promise<string | undefined> {
-    try {
-      const response = await this.deps.s3.send(
-        new HeadObjectCommand({ Bucket: this.deps.config.bucket, Key: key }),
-      );
-      return response.ETag ?? '';
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw toAwsCallError('S3:HeadObject', error);
-    }
+  /** The current ETag, or undefined when the key is absent. */
+  head(key: string): Promise<string | undefined> {
+    return headChart(this.deps.s3, { bucket: this.deps.config.bucket, key });
   }
 
   reportInvalid(key: string, reason: string): void {
@@ -204,7 +173,10 @@ export async function handleS3Event(deps: ReindexDeps, event: unknown): Promise<
   const run = new Run(deps);
   const records = parseS3Event(event);
   const { notices, ignored } = selectChartKeys(records, deps.config);
-  for (const record of ignored) run.logger.debug('record ignored', { ...record });
+  for (const record of ignored) {
+    if (record.reason === UNSAFE_KEY_REASON) run.logger.warn('chart key ignored', { ...record });
+    else run.logger.debug('record ignored', { ...record });
+  }
   const summary: IncrementalSummary = {
     mode: 'incremental',
     outcome: 'none',
@@ -356,11 +328,6 @@ function entriesAt(index: IndexFile, url: string): ChartVersionEntry[] {
   );
 }
 
-interface ListedObject {
-  key: string;
-  etag: string;
-}
-
 /**
  * The charts under the prefix, read with bounded concurrency and cached by key and ETag, so a retried
  * build only reads what changed since the last listing.
@@ -378,24 +345,10 @@ class BucketState {
     }
   }
 
-  async list(): Promise<ListedObject[]> {
-    const { s3, config } = this.run.deps;
-    const listed: ListedObject[] = [];
-    try {
-      for await (const page of paginateListObjectsV2(
-        { client: s3 },
-        { Bucket: config.bucket, Prefix: config.prefix },
-      )) {
-        for (const object of page.Contents ?? []) {
-          const key = object.Key;
-          if (key === undefined || key === config.indexKey || !key.endsWith('.tgz')) continue;
-          listed.push({ key, etag: object.ETag ?? '' });
-        }
-      }
-    } catch (error) {
-      throw toAwsCallError('S3:ListObjectsV2', error);
-    }
-    return listed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  async list(): Promise<ListedChart[]> {
+    const { charts, ignored } = await listCharts(this.run.deps.s3, this.run.deps.config);
+    for (const item of ignored) this.run.logger.warn('chart key ignored', { ...item });
+    return charts;
   }
 
   /** A fresh index of every chart listed now; `created` is kept for entries already indexed with the same digest. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidEventError } from '../errors';
 import { describeIssues } from './config';
+import { unsafeKeyReason } from './store/chart-store';
 
 /**
  * S3 event notifications (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html),
@@ -144,7 +145,7 @@ function ignoreReason(record: S3NotificationRecord, key: string, filter: ChartKe
   if (key === filter.indexKey) return 'the index itself';
   if (!key.startsWith(filter.prefix)) return `outside the prefix "${filter.prefix}"`;
   if (!key.endsWith('.tgz')) return 'not a .tgz archive';
-  return undefined;
+  return unsafeKeyReason(key);
 }
 
 const rebuildCommandSchema = z.strictObject({

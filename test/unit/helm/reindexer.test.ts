@@ -11,8 +11,9 @@ import { parseIndexerConfig } from '../../../lib/helm/config';
 import { handleS3Event, rebuildIndex } from '../../../lib/helm/reindexer';
 import { diffIndexes } from '../../../lib/helm/repo/index-diff';
 import { parseIndex } from '../../../lib/helm/repo/index-file';
+import { UNSAFE_KEY_REASON } from '../../../lib/helm/store/chart-store';
 import type { IndexFile } from '../../../lib/helm/types';
-import { silentLogger } from '../../../lib/observability/logger';
+import { createLogger, silentLogger } from '../../../lib/observability/logger';
 import { s3Event } from './events';
 import { objectBody, s3Error } from './s3-mock';
 
@@ -118,6 +119,38 @@ describe('handleS3Event', () => {
 });
 
 describe('rebuildIndex', () => {
+  it('leaves out listed keys with empty, "." or ".." segments, logging why, and never reads them', async () => {
+    // Prepare
+    const lines: Record<string, unknown>[] = [];
+    const { deps: base } = deps();
+    const d = { ...base, logger: createLogger({ write: (line) => lines.push(JSON.parse(line)) }) };
+    const unsafe = ['charts/../x.tgz', 'charts/sub/../../other/x.tgz', 'charts/./y.tgz', 'charts//z.tgz'];
+    s3Mock.on(ListObjectsV2Command).resolves({
+      Contents: unsafe.map((Key) => ({ Key, ETag: '"e"' })),
+      IsTruncated: false,
+    });
+    s3Mock.on(GetObjectCommand, { Key: 'charts/index.yaml' }).rejects(s3Error('NoSuchKey', 404));
+
+    // Act
+    const summary = await rebuildIndex(d);
+
+    // Assess
+    expect(summary.charts).toBe(0);
+    expect(s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input.Key)).toEqual([
+      'charts/index.yaml',
+    ]);
+    for (const key of unsafe) {
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 'WARN',
+          message: 'chart key ignored',
+          key,
+          reason: UNSAFE_KEY_REASON,
+        }),
+      );
+    }
+  });
+
   it('lists every page and reads at most `concurrency` archives at a time', async () => {
     // Prepare: 9 archives on two pages; every read is slow enough to overlap.
     const { deps: d, metrics } = deps({ concurrency: 3 });

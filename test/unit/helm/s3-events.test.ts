@@ -7,6 +7,7 @@ import {
   parseS3Event,
   selectChartKeys,
 } from '../../../lib/helm/s3-events';
+import { UNSAFE_KEY_REASON } from '../../../lib/helm/store/chart-store';
 import { encodeS3Key, loadS3Event, s3Event } from './events';
 
 const FILTER = { bucket: 'acme-helm-charts', prefix: 'charts/', indexKey: 'charts/index.yaml' };
@@ -199,5 +200,33 @@ describe('parseInvocation', () => {
   ])('rejects %j with a clear InvalidEventError', (event, message) => {
     expect(() => parseInvocation(event)).toThrow(InvalidEventError);
     expect(() => parseInvocation(event)).toThrow(message);
+  });
+});
+
+describe('selectChartKeys: keys whose URL would name another object', () => {
+  it.each([
+    'charts/../x.tgz',
+    'charts/sub/../../other/x.tgz',
+    'charts/./y.tgz',
+    'charts//z.tgz',
+    'charts/sub/./../w.tgz',
+  ])('ignores %s, after URL decoding, saying why', (key) => {
+    // Act
+    const { notices, ignored } = selectChartKeys(
+      parseS3Event(s3Event([{ bucket: FILTER.bucket, key }])),
+      FILTER,
+    );
+
+    // Assess
+    expect(notices).toEqual([]);
+    expect(ignored).toEqual([{ key, reason: UNSAFE_KEY_REASON }]);
+  });
+
+  it('keeps keys whose segments only contain dots among other characters', () => {
+    const key = 'charts/v1..2/web.app-1.0.0.tgz';
+
+    const { notices } = selectChartKeys(parseS3Event(s3Event([{ bucket: FILTER.bucket, key }])), FILTER);
+
+    expect(notices.map((notice) => notice.key)).toEqual([key]);
   });
 });
