@@ -109,7 +109,9 @@ const version = (v: string): ChartSpec => ({
 
 const CHARTS: ChartSpec[] = [
   { dir: 'full', chartYaml: FULL_CHART, subcharts: ['common', 'local'] },
-  ...['2.0.0', '2.0.0-alpha.10', '2.0.0-alpha.9', '10.0.0+b', '10.0.0+a', '1.10.0', '1.9.0'].map(version),
+  ...['2.0.0', '2.0.0-alpha.10', '2.0.0-alpha.9', '10.0.0+b', '10.0.0', '10.0.0+a', '1.10.0', '1.9.0'].map(
+    version,
+  ),
   {
     dir: 'legacy',
     chartYaml: 'name: legacy\nversion: 0.1.0\ndescription: a chart without apiVersion\nengine: gotpl\n',
@@ -233,14 +235,15 @@ describe('index equivalence with the real helm client', () => {
     expect(ours).toBe(text);
   });
 
-  it('orders versions as helm does: SemVer descending, pre-releases below releases', async () => {
+  it('orders versions as helm does: SemVer descending, pre-releases below releases, equal ones by file name', async () => {
     // Act
     const ours = await ourIndex(packages);
 
-    // Assess
+    // Assess: `+` sorts before `.` in the archive names helm reads in order
     expect(ours.entries.ordered?.map((entry) => entry.version)).toEqual([
       '10.0.0+a',
       '10.0.0+b',
+      '10.0.0',
       '2.0.0',
       '2.0.0-alpha.10',
       '2.0.0-alpha.9',

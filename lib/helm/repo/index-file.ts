@@ -10,7 +10,7 @@ import { formatHelmTime, GO_ZERO_TIME, normalizeGoTime } from '../yaml/go-time';
 import { emitGoYaml, type GoValue } from '../yaml/go-yaml';
 import { parseGoYaml, type YamlValue } from '../yaml/go-yaml-parse';
 import { type DecodedStruct, decodeIndexEntry, toInterface, validateMetadata } from './metadata';
-import { compareVersionsDescending } from './semver';
+import { compareSemverDescending, compareVersionsDescending } from './semver';
 
 export { formatHelmTime } from '../yaml/go-time';
 
@@ -172,12 +172,21 @@ function sameUrls(a: ChartVersionEntry, b: ChartVersionEntry): boolean {
   return a.urls.length === b.urls.length && a.urls.every((url, index) => url === b.urls[index]);
 }
 
-/** Newest first (Helm's SortEntries); equal versions by version string, unparsable ones last. */
+/**
+ * Newest first (Helm's SortEntries), unparsable versions last. Versions equal but for build metadata
+ * keep the order in which `helm repo index` reads their archives: by file name (here the URL, which
+ * ends in it), where `+` sorts before `.` (`1.0.0+a`, `1.0.0+b`, `1.0.0`); then by version string.
+ */
 export function sortVersions(versions: ChartVersionEntry[]): ChartVersionEntry[] {
   return [...versions].sort(compareEntries);
 }
 
 function compareEntries(a: ChartVersionEntry, b: ChartVersionEntry): number {
+  const difference = compareSemverDescending(a.version, b.version);
+  if (difference !== 0) return difference;
+  const left = a.urls[0] ?? '';
+  const right = b.urls[0] ?? '';
+  if (left !== right) return left < right ? -1 : 1;
   return compareVersionsDescending(a.version, b.version);
 }
 

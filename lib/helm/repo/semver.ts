@@ -123,3 +123,16 @@ export function compareVersionsDescending(a: string, b: string): number {
   }
   return a < b ? -1 : 1;
 }
+
+/**
+ * SemVer order alone, newest first: 0 for versions equal but for build metadata (which SemVer ignores);
+ * unparsable versions last, among themselves by their text.
+ */
+export function compareSemverDescending(a: string, b: string): number {
+  if (a === b) return 0;
+  const left = cachedVersion(a);
+  const right = cachedVersion(b);
+  if (left !== null && right !== null) return compareHelmVersions(right, left);
+  if (left !== null || right !== null) return left !== null ? -1 : 1;
+  return a < b ? -1 : 1;
+}
