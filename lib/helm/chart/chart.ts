@@ -21,6 +21,11 @@ export interface ChartReadLimits {
   maxUncompressedBytes: number;
   /** Largest Chart.yaml (and requirements.yaml) accepted (bytes). */
   maxChartYamlBytes: number;
+  /**
+   * The decoded metadata's text once YAML aliases are expanded: a 300-byte Chart.yaml of aliases can
+   * otherwise become an index entry of hundreds of MB (helm itself writes 600 MB from one).
+   */
+  maxExpandedMetadataBytes: number;
 }
 
 /** Helm's own limits: 100 MiB decompressed chart (MaxDecompressedChartSize), 5 MiB per file (MaxDecompressedFileSize). */
@@ -28,6 +33,7 @@ export const DEFAULT_CHART_READ_LIMITS: ChartReadLimits = Object.freeze({
   maxArchiveBytes: 100 * 1024 * 1024,
   maxUncompressedBytes: 100 * 1024 * 1024,
   maxChartYamlBytes: 5 * 1024 * 1024,
+  maxExpandedMetadataBytes: 4 * 1024 * 1024,
 });
 
 export type ChartSource = AsyncIterable<Uint8Array | string> | NodeJS.ReadableStream;
@@ -52,7 +58,12 @@ export async function readChartArchive(
       files.files === 0 ? 'no files in chart archive' : 'Chart.yaml is missing from the chart directory',
     );
   }
-  return { metadata: parseChartMetadata(files.chartYaml, files.requirementsYaml), digest, size };
+  const metadata = parseChartMetadata(
+    files.chartYaml,
+    files.requirementsYaml,
+    limits.maxExpandedMetadataBytes,
+  );
+  return { metadata, digest, size };
 }
 
 async function walkArchive(
@@ -176,13 +187,17 @@ function cleanPath(path: string): string {
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Decodes and validates Chart.yaml (and requirements.yaml) as Helm's loader does. */
-export function parseChartMetadata(chartYaml: Buffer, requirementsYaml?: Buffer): ChartMetadata {
-  let metadata = decodeYamlFile(chartYaml, 'Chart.yaml', (document) =>
+export function parseChartMetadata(
+  chartYaml: Buffer,
+  requirementsYaml?: Buffer,
+  maxExpandedBytes = DEFAULT_CHART_READ_LIMITS.maxExpandedMetadataBytes,
+): ChartMetadata {
+  let metadata = decodeYamlFile(chartYaml, 'Chart.yaml', maxExpandedBytes, (document) =>
     decodeChartMetadata(document, { source: 'yaml', strict: false }),
   );
   if (requirementsYaml !== undefined) {
     const base = metadata;
-    metadata = decodeYamlFile(requirementsYaml, 'requirements.yaml', (document) =>
+    metadata = decodeYamlFile(requirementsYaml, 'requirements.yaml', maxExpandedBytes, (document) =>
       mergeChartMetadata(base, document, { source: 'yaml', strict: false }),
     );
   }
@@ -198,6 +213,7 @@ export function parseChartMetadata(chartYaml: Buffer, requirementsYaml?: Buffer)
 function decodeYamlFile<T>(
   bytes: Buffer,
   file: string,
+  maxExpandedBytes: number,
   decode: (document: ReturnType<typeof parseGoYaml>) => T,
 ): T {
   let text: string;
@@ -207,7 +223,13 @@ function decodeYamlFile<T>(
     throw new InvalidChartError(`${file} is not valid UTF-8`);
   }
   try {
-    return decode(parseGoYaml(text, { strict: false, maxNodes: Math.max(100_000, text.length) }));
+    return decode(
+      parseGoYaml(text, {
+        strict: false,
+        maxNodes: Math.max(100_000, text.length),
+        maxExpandedBytes,
+      }),
+    );
   } catch (error) {
     if (error instanceof YamlSyntaxError || error instanceof MetadataDecodeError) {
       throw new InvalidChartError(`cannot load ${file}: ${error.message}`, { cause: error });

@@ -24,6 +24,11 @@ export interface YamlParseOptions {
   strict: boolean;
   /** Upper bound on nodes visited, counting alias expansions (defends against "billion laughs"). */
   maxNodes: number;
+  /**
+   * Upper bound on the text of the decoded document, aliases expanded (keys and scalars): a few aliases
+   * of one long string stay few nodes but make a huge document.
+   */
+  maxExpandedBytes?: number;
 }
 
 export function parseGoYaml(text: string, options: YamlParseOptions): YamlValue {
@@ -40,6 +45,8 @@ export function parseGoYaml(text: string, options: YamlParseOptions): YamlValue 
   const error = first.errors[0];
   if (error !== undefined) throw new YamlSyntaxError(error.message.split('\n')[0] ?? error.message);
   let visited = 0;
+  let expanded = 0;
+  const maxExpandedBytes = options.maxExpandedBytes ?? Number.POSITIVE_INFINITY;
   const convert = (node: unknown): YamlValue => {
     visited++;
     if (visited > options.maxNodes)
@@ -50,7 +57,13 @@ export function parseGoYaml(text: string, options: YamlParseOptions): YamlValue 
       if (target === undefined) throw new YamlSyntaxError(`unknown anchor "${node.source}"`);
       return convert(target);
     }
-    if (isScalar(node)) return scalar(node);
+    if (isScalar(node)) {
+      expanded += String(node.value).length;
+      if (expanded > maxExpandedBytes) {
+        throw new YamlSyntaxError(`more than ${maxExpandedBytes} characters once aliases are expanded`);
+      }
+      return scalar(node);
+    }
     if (isSeq(node)) return { kind: 'seq', items: node.items.map((item) => convert(item)) };
     if (isMap(node)) {
       const entries = new Map<string, YamlValue>();

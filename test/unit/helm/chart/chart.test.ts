@@ -340,3 +340,37 @@ describe('readChartArchive', () => {
     await expect(refused).rejects.toThrow(/more than 100000 YAML nodes/);
   });
 });
+
+describe('readChartArchive against alias amplification', () => {
+  const aliasBomb = (aliases: number) =>
+    chartArchive({
+      chartYaml: [
+        'apiVersion: v2',
+        'name: bomb',
+        'version: 1.0.0',
+        'annotations:',
+        `  big: &big "${'x'.repeat(100_000)}"`,
+        'dependencies:',
+        '  - name: a',
+        '    version: 1.0.0',
+        `    import-values: [${Array.from({ length: aliases }, () => '*big').join(', ')}]`,
+        '',
+      ].join('\n'),
+    });
+
+  it('refuses a small Chart.yaml whose aliases expand past the limit, saying so', async () => {
+    // 200 aliases of a 100 KB string: 20 MB of metadata from an archive of a few hundred bytes
+    const outcome = read(aliasBomb(200));
+
+    await expect(outcome).rejects.toBeInstanceOf(InvalidChartError);
+    await expect(outcome).rejects.toThrow(
+      `cannot load Chart.yaml: more than ${DEFAULT_CHART_READ_LIMITS.maxExpandedMetadataBytes} characters once aliases are expanded`,
+    );
+  });
+
+  it('still reads a chart whose aliases stay within the limit', async () => {
+    const chart = await read(aliasBomb(20));
+
+    expect(chart.metadata.name).toBe('bomb');
+  });
+});
