@@ -66,6 +66,7 @@ annotations:
   "10": ten
   "2": two
   trailing: "space "
+  binary: !!binary aGVsbG8gd29ybGQ=
   tab: "a\\tb"
   clip: "x\\ny\\n"
   strip: "x\\ny"

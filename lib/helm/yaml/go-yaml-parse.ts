@@ -93,7 +93,9 @@ export function parseGoYaml(text: string, options: YamlParseOptions): YamlValue 
 function scalar(node: Scalar): YamlValue {
   const text = String(node.value);
   const tag = node.tag?.replace('tag:yaml.org,2002:', '!!');
-  if (tag === '!!str' || tag === '!!binary') return text;
+  if (tag === '!!str') return text;
+  // yaml.v2 decodes the base64 into a Go string of the bytes; JSON then writes them as UTF-8 text
+  if (tag === '!!binary') return Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (node.type !== Scalar.PLAIN && tag === undefined) return text;
   return plainScalar(text);
 }
