@@ -4,6 +4,7 @@
  * the serialised file identical byte for byte (apart from the times and, when asked, the URL base).
  * No moto here: this file sits under emulator/ because it needs an external tool. A missing helm fails.
  */
+
 import { execFileSync } from 'node:child_process';
 import {
   createReadStream,
@@ -27,6 +28,7 @@ import {
   serializeIndex,
 } from '../../lib/helm/repo/index-file';
 import type { IndexFile } from '../../lib/helm/types';
+import { chartArchive } from '../support/chart-archives';
 import { HELM_BIN } from '../support/moto-server';
 
 interface ChartSpec {
@@ -102,6 +104,21 @@ dependencies:
     version: "0.1.0"
     enabled: true
 `;
+
+/** A Chart.yaml with the scalar forms helm resolves when it reads an archive (not re-written by helm package). */
+const RAW_FORMS_CHART = [
+  'apiVersion: v2',
+  'name: raw-forms',
+  'version: 1.0.0',
+  'description: !!str 123',
+  'annotations:',
+  '  binary: !!binary aGVsbG8gd29ybGQ=',
+  '  multiline-binary: !!binary |',
+  '    aGVsbG8g',
+  '    d29ybGQ=',
+  '  explicit: !!str true',
+  '',
+].join('\n');
 
 const version = (v: string): ChartSpec => ({
   dir: `ordered-${v.replace('+', '_')}`,
@@ -194,6 +211,9 @@ describe('index equivalence with the real helm client', () => {
         writeFileSync(join(chartDir, path), content);
       helm(['package', chartDir, '--destination', packages], work);
     }
+    // helm package re-writes Chart.yaml from what it parsed: a chart as other tools pack it keeps the
+    // YAML forms helm's loader must resolve itself (!!binary, tags), so one archive is made by hand.
+    writeFileSync(join(packages, 'raw-forms-1.0.0.tgz'), chartArchive({ chartYaml: RAW_FORMS_CHART }));
   }, 60_000);
 
   afterAll(() => {
@@ -201,7 +221,7 @@ describe('index equivalence with the real helm client', () => {
   });
 
   it('packages every chart (the fixture itself is sound)', () => {
-    expect(readdirSync(packages).filter((name) => name.endsWith('.tgz'))).toHaveLength(CHARTS.length);
+    expect(readdirSync(packages).filter((name) => name.endsWith('.tgz'))).toHaveLength(CHARTS.length + 1);
   });
 
   it('writes every entry as helm repo index does, field by field apart from created', async () => {
@@ -220,7 +240,7 @@ describe('index equivalence with the real helm client', () => {
           versions.map(({ created: _created, ...rest }) => rest),
         ]),
       );
-    expect(Object.keys(ours.entries).sort()).toEqual(['full', 'legacy', 'lib', 'ordered']);
+    expect(Object.keys(ours.entries).sort()).toEqual(['full', 'legacy', 'lib', 'ordered', 'raw-forms']);
     expect(strip(ours)).toEqual(strip(theirs));
   });
 
