@@ -118,6 +118,9 @@ export function plainScalar(text: string): YamlValue {
   }
 }
 
+/** sigs.k8s.io/yaml renames the float keys that JSON cannot spell (after the float32 conversion). */
+const GO_FLOAT_KEY_NAMES: Readonly<Record<string, string>> = { '+Inf': '.inf', '-Inf': '-.inf', NaN: '.nan' };
+
 /** sigs.k8s.io/yaml: map keys become JSON strings (ints and bools printed, floats as float32 'g'). */
 export function mapKey(key: YamlValue): string {
   if (typeof key === 'string') return key;
@@ -127,9 +130,7 @@ export function mapKey(key: YamlValue): string {
     case 'bool':
       return String(key.value);
     case 'float':
-      if (Number.isNaN(key.value)) return '.nan';
-      if (!Number.isFinite(key.value)) return key.value > 0 ? '.inf' : '-.inf';
-      return formatGoFloat(key.value, 32);
+      return GO_FLOAT_KEY_NAMES[formatGoFloat(key.value, 32)] ?? formatGoFloat(key.value, 32);
     default:
       throw new YamlSyntaxError(`unsupported map key of type ${key.kind}`);
   }

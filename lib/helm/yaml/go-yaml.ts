@@ -139,7 +139,9 @@ export function formatGoFloat(value: number, bits: 32 | 64): string {
   if (value === 0) return Object.is(value, -0) ? '-0' : '0';
   let exponential = value.toExponential();
   if (bits === 32) {
+    // Go converts to float32 first: a finite float64 beyond float32's range formats as ±Inf.
     const target = Math.fround(value);
+    if (!Number.isFinite(target)) return target > 0 ? '+Inf' : '-Inf';
     for (let precision = 1; precision <= 9; precision++) {
       const candidate = target.toExponential(precision - 1);
       if (Math.fround(Number(candidate)) === target) {

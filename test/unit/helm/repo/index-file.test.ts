@@ -364,6 +364,33 @@ describe('serializeIndex', () => {
     );
   });
 
+  it('writes an all-digit string beyond float32 range as helm does: +Inf, and a key as ".inf"', () => {
+    // sigs.k8s.io/yaml formats a float read into a string field or key as float32; helm 3.21.4 wrote these.
+    const digits = `1${'0'.repeat(45)}`;
+    const text = [
+      'apiVersion: v1',
+      'entries:',
+      '  big:',
+      '  - annotations:',
+      `      ${digits}: key`,
+      '      -1e39: negative',
+      `    appVersion: ${digits}`,
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: big',
+      '    urls:',
+      '    - big-1.0.0.tgz',
+      '    version: 1.0.0',
+      'generated: "2026-01-02T03:04:05Z"',
+      '',
+    ].join('\n');
+    const written = serializeIndex(parseIndex(text));
+    expect(written).toContain('    appVersion: +Inf\n');
+    // the key is now the string ".inf", which yaml.v2 quotes so that it does not read back as a float
+    expect(written).toContain('      ".inf": key\n');
+    expect(written).toContain('      "-.inf": negative\n');
+    expect(written).not.toContain('nfinity');
+  });
+
   it('writes an empty index as helm does', () => {
     expect(serializeIndex(emptyIndex(T0))).toBe(
       'apiVersion: v1\nentries: {}\ngenerated: "2026-01-02T03:04:05.678Z"\n',

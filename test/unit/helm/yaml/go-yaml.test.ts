@@ -144,6 +144,11 @@ describe('formatGoFloat', () => {
     [1.5, 64, '1.5'],
     [1e21, 64, '1e+21'],
     [-2.5, 64, '-2.5'],
+    // float64 values beyond float32's range: Go converts first, so they print as ±Inf
+    [1e39, 32, '+Inf'],
+    [-1e39, 32, '-Inf'],
+    [3.4028234663852886e38, 32, '3.4028235e+38'],
+    [1e39, 64, '1e+39'],
   ] as const)('formats %d (float%d) as %s', (value, bits, expected) => {
     expect(formatGoFloat(value, bits)).toBe(expected);
   });
