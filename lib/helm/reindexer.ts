@@ -11,6 +11,7 @@ import {
   chartEntry,
   chartUrl,
   emptyIndex,
+  firstUrl,
   type ResolvedChange,
   serializeIndex,
 } from './repo/index-file';
@@ -294,11 +295,11 @@ function applyObservations(run: Run, index: IndexFile, observations: Observation
       changes.push({ kind: 'remove', url });
     }
     const sameVersion = index.entries[name]?.find((entry) => entry.version === version);
-    if (sameVersion && sameVersion.urls[0] !== url) {
+    if (sameVersion && firstUrl(sameVersion) !== url) {
       run.logger.warn('chart version published under another key replaces the indexed one', {
         key: observation.key,
         chart: `${name}@${version}`,
-        previousUrl: sameVersion.urls[0],
+        previousUrl: firstUrl(sameVersion),
       });
     }
     changes.push({
@@ -324,7 +325,7 @@ function focusOf(run: Run, observations: Observation[]): IndexFocus {
 
 function entriesAt(index: IndexFile, url: string): ChartVersionEntry[] {
   return Object.values(index.entries).flatMap((versions) =>
-    versions.filter((entry) => entry.urls[0] === url),
+    (versions ?? []).filter((entry) => firstUrl(entry) === url),
   );
 }
 
@@ -364,7 +365,7 @@ class BucketState {
     });
     const created = new Map<string, string>();
     for (const versions of Object.values(previous?.entries ?? {})) {
-      for (const entry of versions)
+      for (const entry of versions ?? [])
         created.set(versionKey(entry.name, entry.version, entry.digest), entry.created);
     }
     const seen = new Map<string, string>();

@@ -13,7 +13,8 @@ export interface ChartMetadata {
 
 /** One chart version in index.yaml: the metadata plus where and what the archive is. */
 export interface ChartVersionEntry extends ChartMetadata {
-  urls: string[];
+  /** null is Go's nil slice (an entry read without urls), which helm writes `urls: null`, not `[]`. */
+  urls: string[] | null;
   /** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints it. */
   created: string;
   /** Lowercase hex SHA-256 of the whole .tgz, no prefix. */
@@ -22,8 +23,11 @@ export interface ChartVersionEntry extends ChartMetadata {
 
 export interface IndexFile {
   apiVersion: 'v1';
-  /** Chart name → versions, newest first (SemVer descending). */
-  entries: Record<string, ChartVersionEntry[]>;
+  /**
+   * Chart name → versions, newest first (SemVer descending). null is Go's nil list (a chart read as
+   * `name: null`), which helm writes back as `null`.
+   */
+  entries: Record<string, ChartVersionEntry[] | null>;
   generated: string;
   serverInfo?: Record<string, unknown>;
   /** Kept when present in an existing index (Helm writes it only when non-empty). */

@@ -155,7 +155,10 @@ describe('a Helm repository indexed by the handler, used with the real helm clie
       Object.fromEntries(
         Object.entries(index.entries).map(([name, versions]) => [
           name,
-          versions.map(({ created, ...entry }: ChartVersionEntry) => ({ ...entry, created: typeof created })),
+          (versions ?? []).map(({ created, ...entry }: ChartVersionEntry) => ({
+            ...entry,
+            created: typeof created,
+          })),
         ]),
       );
     expect(Object.keys(ours.entries)).toEqual(['alpha', 'beta']);

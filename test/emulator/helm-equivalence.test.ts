@@ -117,6 +117,9 @@ const RAW_FORMS_CHART = [
   '    aGVsbG8g',
   '    d29ybGQ=',
   '  explicit: !!str true',
+  '  1e39: beyond float32, a key',
+  // all digits, beyond float32: sigs.k8s.io/yaml formats it as a float32, helm writes +Inf
+  `appVersion: 1${'0'.repeat(45)}`,
   '',
 ].join('\n');
 
@@ -182,7 +185,7 @@ function withTimesOf(ours: IndexFile, theirs: IndexFile): IndexFile {
   const entries = Object.fromEntries(
     Object.entries(ours.entries).map(([name, versions]) => [
       name,
-      versions.map((entry) => {
+      (versions ?? []).map((entry) => {
         const match = theirs.entries[name]?.find((other) => other.digest === entry.digest);
         return { ...entry, created: match?.created ?? entry.created };
       }),
@@ -237,7 +240,7 @@ describe('index equivalence with the real helm client', () => {
       Object.fromEntries(
         Object.entries(index.entries).map(([name, versions]) => [
           name,
-          versions.map(({ created: _created, ...rest }) => rest),
+          (versions ?? []).map(({ created: _created, ...rest }) => rest),
         ]),
       );
     expect(Object.keys(ours.entries).sort()).toEqual(['full', 'legacy', 'lib', 'ordered', 'raw-forms']);
@@ -253,6 +256,8 @@ describe('index equivalence with the real helm client', () => {
     const ours = serializeIndex(withTimesOf(await ourIndex(packages), parseIndex(text)));
 
     // Assess
+    expect(text).toContain('    appVersion: +Inf\n');
+    expect(text).toContain('      ".inf": beyond float32, a key\n');
     expect(ours).toBe(text);
   });
 
@@ -299,6 +304,40 @@ describe('index equivalence with the real helm client', () => {
     expect(rewritten).toBe(text);
   });
 
+  it('writes urls: null and urls: [] of an index it read as helm does (helm repo index --merge)', () => {
+    // Prepare: an empty chart directory merged with an index whose entries have nil and empty urls
+    const mergeDir = join(work, 'merge');
+    mkdirSync(mergeDir);
+    const existing = [
+      'apiVersion: v1',
+      'entries:',
+      '  nil-urls:',
+      '  - apiVersion: v2',
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: nil-urls',
+      '    version: 0.9.0',
+      '  no-urls:',
+      '  - apiVersion: v2',
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: no-urls',
+      '    urls: []',
+      '    version: 1.0.0',
+      'generated: "2026-01-02T03:04:05Z"',
+      '',
+    ].join('\n');
+    writeFileSync(join(work, 'existing.yaml'), existing);
+    helm(['repo', 'index', mergeDir, '--merge', join(work, 'existing.yaml')], work);
+    const theirs = readFileSync(join(mergeDir, 'index.yaml'), 'utf8');
+
+    // Act
+    const ours = serializeIndex({ ...parseIndex(existing), generated: parseIndex(theirs).generated });
+
+    // Assess
+    expect(theirs).toContain('urls: null');
+    expect(theirs).toContain('urls: []');
+    expect(ours).toBe(theirs);
+  });
+
   it('reads helm’s JSON index (helm repo index --json) to the same entries', () => {
     // Prepare
     helm(['repo', 'index', packages], work);
@@ -315,7 +354,7 @@ describe('index equivalence with the real helm client', () => {
       Object.fromEntries(
         Object.entries(index.entries).map(([name, versions]) => [
           name,
-          versions.map(({ created: _c, ...rest }) => rest),
+          (versions ?? []).map(({ created: _c, ...rest }) => rest),
         ]),
       );
     expect(strip(jsonIndex)).toEqual(strip(yamlIndex));

@@ -144,7 +144,7 @@ describe('the reindex handler against S3 (moto)', () => {
       Object.fromEntries(
         Object.entries((await index()).entries).map(([name, entries]) => [
           name,
-          entries.map((entry) => entry.version),
+          (entries ?? []).map((entry) => entry.version),
         ]),
       );
     const fixture = (name: FixtureName): S3Event => {
@@ -314,8 +314,8 @@ describe('the reindex handler against S3 (moto)', () => {
     const [entry] = (await repo.index()).entries['web-app'] ?? [];
     expect(entry?.version).toBe('1.0.0+build.7');
     expect(entry?.urls).toEqual([chartUrl(key, { indexKey: 'charts/index.yaml' })]);
-    expect(entry?.urls[0]).toContain('team%20a/web%20app-1.0.0');
-    expect(entry?.urls[0]).not.toContain('%252B');
+    expect(entry?.urls?.[0]).toContain('team%20a/web%20app-1.0.0');
+    expect(entry?.urls?.[0]).not.toContain('%252B');
   });
 
   it('makes no write on a duplicate delivery', async () => {

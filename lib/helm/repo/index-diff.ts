@@ -1,5 +1,5 @@
 import type { ChartVersionEntry, IndexFile } from '../types';
-import { serializeIndex } from './index-file';
+import { firstUrl, serializeIndex } from './index-file';
 
 /** What a rebuild changes, as `name@version`. */
 export interface IndexDiff {
@@ -13,7 +13,7 @@ export function diffIndexes(before: IndexFile | undefined, after: IndexFile): In
   const flatten = (index: IndexFile | undefined): Map<string, ChartVersionEntry> =>
     new Map(
       Object.values(index?.entries ?? {}).flatMap((versions) =>
-        versions.map((entry) => [`${entry.name}@${entry.version}`, entry] as const),
+        (versions ?? []).map((entry) => [`${entry.name}@${entry.version}`, entry] as const),
       ),
     );
   const old = flatten(before);
@@ -22,7 +22,7 @@ export function diffIndexes(before: IndexFile | undefined, after: IndexFile): In
   for (const [id, entry] of next) {
     const was = old.get(id);
     if (!was) diff.added.push(id);
-    else if (was.digest !== entry.digest || was.urls[0] !== entry.urls[0]) diff.changed.push(id);
+    else if (was.digest !== entry.digest || firstUrl(was) !== firstUrl(entry)) diff.changed.push(id);
   }
   for (const id of old.keys()) if (!next.has(id)) diff.removed.push(id);
   return diff;

@@ -72,7 +72,7 @@ class WorkingIndex {
   upsert(entry: ChartVersionEntry): void {
     const versions = this.versions(entry.name);
     const same = versions.get(entry.version);
-    const url = entry.urls[0] ?? '';
+    const url = firstUrl(entry);
     if (same?.length === 1 && same[0]?.digest === entry.digest && sameUrls(same[0], entry)) return;
     const key = entryKey(entry.name, entry.version);
     for (const other of [...(this.urls().get(url) ?? [])]) {
@@ -96,8 +96,8 @@ class WorkingIndex {
    * The resulting entries: untouched lists shared with the input; touched ones are their original
    * (sorted) list without the dropped entries, with the added ones inserted in order.
    */
-  entries(): Record<string, ChartVersionEntry[]> {
-    const entries: Record<string, ChartVersionEntry[]> = { ...this.index.entries };
+  entries(): IndexFile['entries'] {
+    const entries: IndexFile['entries'] = { ...this.index.entries };
     for (const [name, versions] of this.touched) {
       const kept = (this.index.entries[name] ?? []).filter((entry) => !this.dropped.has(entry));
       const additions = [...versions.values()].flat().filter((entry) => this.added.has(entry));
@@ -116,9 +116,9 @@ class WorkingIndex {
     const [name = '', version = ''] = key.split('\0');
     const versions = this.versions(name);
     const list = versions.get(version) ?? [];
-    const kept = list.filter((entry) => entry.urls[0] !== url);
+    const kept = list.filter((entry) => firstUrl(entry) !== url);
     if (kept.length === list.length) return;
-    for (const entry of list) if (entry.urls[0] === url) this.drop(entry);
+    for (const entry of list) if (firstUrl(entry) === url) this.drop(entry);
     if (kept.length === 0) versions.delete(version);
     else versions.set(version, kept);
     this.urls().get(url)?.delete(key);
@@ -141,7 +141,7 @@ class WorkingIndex {
     if (this.urlIndex === undefined) {
       this.urlIndex = new Map();
       for (const [name, versions] of Object.entries(this.index.entries)) {
-        for (const entry of versions) this.linkUrl(entry.urls[0] ?? '', entryKey(name, entry.version));
+        for (const entry of versions ?? []) this.linkUrl(firstUrl(entry), entryKey(name, entry.version));
       }
     }
     return this.urlIndex;
@@ -158,9 +158,7 @@ class WorkingIndex {
   }
 
   private unlinkUrl(entry: ChartVersionEntry, key: string): void {
-    this.urls()
-      .get(entry.urls[0] ?? '')
-      ?.delete(key);
+    this.urls().get(firstUrl(entry))?.delete(key);
   }
 }
 
@@ -169,7 +167,14 @@ function entryKey(name: string, version: string): string {
 }
 
 function sameUrls(a: ChartVersionEntry, b: ChartVersionEntry): boolean {
-  return a.urls.length === b.urls.length && a.urls.every((url, index) => url === b.urls[index]);
+  if (a.urls === null || b.urls === null) return a.urls === b.urls;
+  const other = b.urls;
+  return a.urls.length === other.length && a.urls.every((url, index) => url === other[index]);
+}
+
+/** The URL an entry is fetched from (helm uses the first), '' when it has none. */
+export function firstUrl(entry: ChartVersionEntry): string {
+  return entry.urls?.[0] ?? '';
 }
 
 /**
@@ -184,8 +189,8 @@ export function sortVersions(versions: ChartVersionEntry[]): ChartVersionEntry[]
 function compareEntries(a: ChartVersionEntry, b: ChartVersionEntry): number {
   const difference = compareSemverDescending(a.version, b.version);
   if (difference !== 0) return difference;
-  const left = a.urls[0] ?? '';
-  const right = b.urls[0] ?? '';
+  const left = firstUrl(a);
+  const right = firstUrl(b);
   if (left !== right) return left < right ? -1 : 1;
   return compareVersionsDescending(a.version, b.version);
 }
@@ -375,14 +380,14 @@ function decodeIndex(
 function decodeEntries(
   value: YamlValue,
   source: 'json' | 'yaml',
-  entries: Record<string, ChartVersionEntry[]>,
+  entries: IndexFile['entries'],
   onDropped: (d: DroppedEntry) => void,
 ): void {
   if (typeof value === 'string' || value.kind !== 'map')
     throw new IndexFormatError('entries is not a mapping');
   for (const [name, list] of value.entries) {
     if (typeof list !== 'string' && list.kind === 'null') {
-      entries[name] = [];
+      entries[name] = null;
       continue;
     }
     if (typeof list === 'string' || list.kind !== 'seq')
@@ -401,7 +406,7 @@ function decodeEntries(
         onDropped({ chart: name, ...(version === undefined ? {} : { version }), reason: problem.reason });
         continue;
       }
-      decoded.urls ??= [];
+      decoded.urls ??= null;
       decoded.created ??= GO_ZERO_TIME;
       versions.push(decoded as ChartVersionEntry);
     }
@@ -418,7 +423,7 @@ function expectString(value: YamlValue, where: string): string {
 export function serializeIndex(index: IndexFile): string {
   const entries: Record<string, GoValue> = {};
   for (const [name, versions] of Object.entries(index.entries))
-    entries[name] = versions.map(withoutEmptyFields);
+    entries[name] = versions === null ? null : versions.map(withoutEmptyFields);
   const document: Record<string, GoValue> = {
     apiVersion: index.apiVersion,
     entries,

@@ -74,10 +74,19 @@ export interface DecodeOptions {
   source: 'yaml' | 'json';
   /** Unknown fields are an error (yaml.UnmarshalStrict, as Helm loads index.yaml). */
   strict: boolean;
+  /**
+   * false where sigs.k8s.io/yaml cannot see the Go field's type, so a number or bool stays one and
+   * encoding/json refuses it: inside ChartVersion's embedded *Metadata (checked with helm 3.21.4, which
+   * refuses an index holding `appVersion: 1.10` but reads `digest: 123` as "123").
+   */
+  scalarsToStrings?: boolean;
 }
 
 /** A decoded struct: Go JSON names → values; zero values are absent (Go's omitempty). `null` items in lists stay. */
 export type DecodedStruct = Record<string, unknown>;
+
+/** Fields without `omitempty`: an empty list stays `[]`, which Go tells apart from nil (`null`). */
+const KEPT_WHEN_EMPTY = new Set(['ChartVersion.urls']);
 
 export function decodeChartMetadata(document: YamlValue, options: DecodeOptions): DecodedStruct {
   if (typeof document !== 'string' && document.kind === 'null') return {};
@@ -116,6 +125,8 @@ function decodeStruct(
       ? [...document.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       : document.entries;
   const result: DecodedStruct = {};
+  const metadataOptions: DecodeOptions =
+    typeName === 'ChartVersion' ? { ...options, scalarsToStrings: false } : options;
   for (const [key, value] of entries) {
     const field = Object.hasOwn(fields, key)
       ? key
@@ -138,8 +149,9 @@ function decodeStruct(
       }
       continue;
     }
-    const decoded = decodeField(value, kind, options, where);
-    if (isZero(decoded)) delete result[field];
+    const fieldOptions = Object.hasOwn(METADATA_FIELDS, field) ? metadataOptions : options;
+    const decoded = decodeField(value, kind, fieldOptions, where);
+    if (isZero(decoded) && !KEPT_WHEN_EMPTY.has(where)) delete result[field];
     else result[field] = decoded;
   }
   if (typeName === 'Dependency') {
@@ -192,7 +204,7 @@ function decodeField(value: YamlValue, kind: FieldKind, options: DecodeOptions, 
 
 function decodeString(value: YamlValue, options: DecodeOptions, where: string): string {
   if (typeof value === 'string') return value;
-  if (options.source === 'yaml') {
+  if (options.source === 'yaml' && options.scalarsToStrings !== false) {
     // sigs.k8s.io/yaml converts a scalar to a string when the Go field is a string.
     if (typeof value !== 'string' && value.kind === 'int') return value.value.toString();
     if (typeof value !== 'string' && value.kind === 'float') return formatGoFloat(value.value, 32);

@@ -127,6 +127,9 @@ describe('readChartArchive', () => {
         '  first line',
         '  second\tline',
         'keywords: [yes, 12, "x"]',
+        // beyond float32's range: sigs.k8s.io/yaml's float32 formatting gives +Inf (a key: .inf)
+        `home: 1${'0'.repeat(45)}`,
+        'annotations: {1e39: big, -1e39: small}',
         'deprecated: true',
         'unknownField: ignored',
         '',
@@ -144,6 +147,8 @@ describe('readChartArchive', () => {
       appVersion: '1.1',
       description: 'first line second line ',
       keywords: ['true', '12', 'x'],
+      home: '+Inf',
+      annotations: { '.inf': 'big', '-.inf': 'small' },
       deprecated: true,
     });
   });

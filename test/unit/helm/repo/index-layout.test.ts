@@ -57,7 +57,7 @@ function fullUpdate(text: string, changes: ResolvedChange[]): { changed: boolean
 function focusOfChanges(changes: ResolvedChange[]): IndexFocus {
   return {
     names: changes.flatMap((change) => (change.kind === 'upsert' ? [change.entry.name] : [])),
-    urls: changes.map((change) => (change.kind === 'upsert' ? (change.entry.urls[0] ?? '') : change.url)),
+    urls: changes.map((change) => (change.kind === 'upsert' ? (change.entry.urls?.[0] ?? '') : change.url)),
   };
 }
 
@@ -194,6 +194,65 @@ describe('a focused update', () => {
   });
 });
 
+describe("Go's nil lists", () => {
+  // helm (sigs.k8s.io/yaml over encoding/json) writes a nil slice as null and an empty one as [].
+  const text = [
+    'apiVersion: v1',
+    'entries:',
+    '  empty: null',
+    '  old:',
+    '  - apiVersion: v2',
+    '    created: "2026-01-02T03:04:05Z"',
+    '    name: old',
+    '    urls: null',
+    '    version: 0.9.0',
+    '  zero:',
+    '  - apiVersion: v2',
+    '    created: "2026-01-02T03:04:05Z"',
+    '    name: zero',
+    '    urls: []',
+    '    version: 1.0.0',
+    'generated: "2026-01-02T03:04:05Z"',
+    '',
+  ].join('\n');
+
+  it('reads and writes back urls: null, urls: [] and a chart: null unchanged', () => {
+    expect(serializeIndex(parseIndex(text))).toBe(text);
+  });
+
+  it('reads an entry without urls as urls: null', () => {
+    const withoutUrls = text.replace('    urls: null\n', '');
+    expect(serializeIndex(parseIndex(withoutUrls))).toBe(text);
+  });
+
+  it.each([
+    ['a chart they are in', [entry('old', '1.0.0')]],
+    ['another chart', [entry('beta', '1.0.0')]],
+  ])('keeps them when a version is added to %s', (_, added) => {
+    const changes = added.map((e) => ({ kind: 'upsert' as const, entry: e }));
+    const full = fullUpdate(text, changes);
+    expect(full.changed).toBe(true);
+    expect(full.text).toContain('  empty: null\n');
+    expect(full.text).toContain('    name: old\n    urls: null\n    version: 0.9.0\n');
+    expect(full.text).toContain('    name: zero\n    urls: []\n');
+  });
+
+  it('leaves an index with a chart: null to the whole-file path', () => {
+    expect(splitIndexLayout(text)).toBeUndefined();
+  });
+
+  it.each([
+    ['a chart they are in', [entry('old', '1.0.0')]],
+    ['another chart', [entry('beta', '1.0.0')]],
+  ])('the focused path writes what the whole-file path writes when a version is added to %s', (_, added) => {
+    const changes = added.map((e) => ({ kind: 'upsert' as const, entry: e }));
+    const withoutNilChart = text.replace('  empty: null\n', '');
+    const full = fullUpdate(withoutNilChart, changes);
+    expect(full.text).toContain('    name: old\n    urls: null\n    version: 0.9.0\n');
+    expect(focusedUpdate(withoutNilChart, changes)).toEqual(full);
+  });
+});
+
 describe('updateIndex with a focus', () => {
   const s3Mock = mockClient(S3Client);
   const s3 = new S3Client({ region: 'eu-west-1' });
@@ -219,7 +278,7 @@ describe('updateIndex with a focus', () => {
         seen.push(Object.keys(current.index.entries));
         return applyChanges(current.index, [{ kind: 'upsert', entry: added }], T1).index;
       },
-      { maxAttempts: 2, focus: () => ({ names: ['beta'], urls: [added.urls[0] ?? ''] }) },
+      { maxAttempts: 2, focus: () => ({ names: ['beta'], urls: [added.urls?.[0] ?? ''] }) },
     );
 
     // Assess
