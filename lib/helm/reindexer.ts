@@ -70,6 +70,8 @@ export interface IncrementalSummary {
   /** The index did not exist: it was built from a listing of the prefix. */
   bootstrapped: boolean;
   writes: number;
+  /** Of those writes, the ones whose answer was lost and that reading the index back showed landed. */
+  writesConfirmedByReadBack?: number;
   conflicts: number;
   durationMs: number;
 }
@@ -91,6 +93,8 @@ export interface RebuildSummary {
   duplicates: InvalidChart[];
   changes: IndexDiff;
   backupKey?: string;
+  /** The write's answer was lost; reading the index back showed it landed. */
+  confirmedByReadBack?: boolean;
   conflicts: number;
   durationMs: number;
   /** The index text, in a dry run. */
@@ -222,6 +226,8 @@ export async function handleS3Event(deps: ReindexDeps, event: unknown): Promise<
     summary.conflicts += result.conflicts;
     if (result.outcome !== 'none') {
       summary.writes++;
+      if (result.confirmedByReadBack)
+        summary.writesConfirmedByReadBack = (summary.writesConfirmedByReadBack ?? 0) + 1;
       summary.outcome = summary.outcome === 'created' ? 'created' : result.outcome;
     }
     if (result.outcome === 'none') break;
@@ -452,6 +458,7 @@ export async function rebuildIndex(deps: ReindexDeps, options: RebuildOptions = 
     duplicates: state.duplicates,
     changes,
     ...(backupKey ? { backupKey } : {}),
+    ...(result.confirmedByReadBack ? { confirmedByReadBack: true } : {}),
     conflicts: result.conflicts,
     durationMs: run.finish(result.conflicts),
     ...(planned ? { index: serializeIndex(planned.index) } : {}),

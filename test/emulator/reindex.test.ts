@@ -27,6 +27,7 @@ import { createLogger, silentLogger } from '../../lib/observability/logger';
 import { helmEnv } from '../../scripts/demo-helm';
 import { main } from '../../scripts/reindex';
 import { chartArchive, gzipBomb } from '../support/chart-archives';
+import { type LostAnswerFront, startLostAnswerFront } from '../support/lost-answer-front';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
 import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm/events';
 
@@ -431,6 +432,76 @@ describe('the reindex handler against S3 (moto)', () => {
     expect(repo.writes()).toBe(3);
     expect(await repo.versions()).toEqual({ ledger: ['1.0.0'], 'payments-api': ['1.5.0', '1.4.2', '1.3.0'] });
     expect(repo.clients.calls.total((_s, operation) => operation === 'GetObject')).toBe(1 + 3);
+  });
+
+  describe('an index write whose answer is lost', () => {
+    let front: LostAnswerFront;
+
+    beforeAll(async () => {
+      front = await startLostAnswerFront(moto.endpoint);
+    });
+
+    afterAll(async () => {
+      await front?.stop();
+    });
+
+    it('the front applies the picked request at moto and withholds only its answer', async () => {
+      // Prepare
+      const repo = await repository();
+      const viaFront = createAwsClients({
+        region: 'eu-west-1',
+        endpoint: front.endpoint,
+        credentials: EMULATOR_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      front.loseNextAnswer('PUT', '/probe.txt');
+
+      // Act
+      const sent = viaFront.s3.send(
+        new PutObjectCommand({ Bucket: repo.bucket, Key: 'probe.txt', Body: 'x' }),
+      );
+
+      // Assess
+      await expect(sent).rejects.toThrow();
+      expect(front.lost).toContain('PUT /' + repo.bucket + '/probe.txt (200)');
+      const stored = await repo.setup.s3.send(
+        new GetObjectCommand({ Bucket: repo.bucket, Key: 'probe.txt' }),
+      );
+      expect(await stored.Body?.transformToString()).toBe('x');
+    });
+
+    it('is reported as written, confirmed by reading the index back, not as a conflict', async () => {
+      // Prepare: an index exists; the next index write lands at moto but its answer is lost, so the
+      // SDK sends it again with the same If-Match and meets its own write (412)
+      const repo = await repository();
+      await repo.upload('charts/ledger-1.0.0.tgz', archive('ledger', '1.0.0'));
+      await repo.invoke(s3Event([{ bucket: repo.bucket, key: 'charts/ledger-1.0.0.tgz' }]));
+      await repo.upload('charts/payments-api-1.5.0.tgz', archive('payments-api', '1.5.0'));
+      const viaFront = createAwsClients({
+        region: 'eu-west-1',
+        endpoint: front.endpoint,
+        credentials: EMULATOR_CREDENTIALS,
+      });
+      const handler = createHandler({ ...repo.deps, s3: viaFront.s3 });
+      front.loseNextAnswer('PUT', `/${repo.config.indexKey}`);
+      const lostBefore = front.lost.length;
+
+      // Act
+      const summary = (await handler(
+        s3Event([{ bucket: repo.bucket, key: 'charts/payments-api-1.5.0.tgz' }]),
+        lambdaContext(),
+      )) as IncrementalSummary;
+
+      // Assess
+      expect(front.lost.length).toBe(lostBefore + 1);
+      expect(summary).toMatchObject({
+        outcome: 'updated',
+        writes: 1,
+        writesConfirmedByReadBack: 1,
+        conflicts: 0,
+      });
+      expect(await repo.versions()).toEqual({ ledger: ['1.0.0'], 'payments-api': ['1.5.0'] });
+    });
   });
 
   it('applies again a chart deleted while the index was being written, so no stale entry is left', async () => {

@@ -56,6 +56,11 @@ export interface ConditionalWriteResult {
   attempts: number;
   /** Writes refused because someone else wrote first. */
   conflicts: number;
+  /**
+   * The write's response was lost (a network error or 5xx, or a 412 on the SDK's own retry of a write
+   * that had landed), and reading the index back showed it holds exactly what was written.
+   */
+  confirmedByReadBack?: boolean;
   /** The index as written, when written (with `focus`, possibly only its focused chart names). */
   index?: IndexFile;
 }
@@ -74,17 +79,31 @@ export async function readIndex(
   location: IndexLocation,
   focus?: IndexFocus,
 ): Promise<StoredIndex> {
-  let text: string;
-  let etag: string;
+  const stored = await fetchIndexText(s3, location);
+  return stored === undefined ? { state: 'absent' } : decodeStored(stored, location, focus);
+}
+
+interface StoredText {
+  etag: string;
+  text: string;
+}
+
+async function fetchIndexText(s3: S3Client, location: IndexLocation): Promise<StoredText | undefined> {
   try {
     const response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
     if (!response.Body || !response.ETag) throw new Error('GetObject returned no body or no ETag');
-    etag = response.ETag;
-    text = await response.Body.transformToString('utf-8');
+    return { etag: response.ETag, text: await response.Body.transformToString('utf-8') };
   } catch (error) {
-    if (isNotFound(error)) return { state: 'absent' };
+    if (isNotFound(error)) return undefined;
     throw toAwsCallError('S3:GetObject', error);
   }
+}
+
+function decodeStored(
+  { etag, text }: StoredText,
+  location: IndexLocation,
+  focus: IndexFocus | undefined,
+): StoredIndex {
   try {
     const layout = focus && splitIndexLayout(text);
     const focused = layout && focusedText(layout, focus);
@@ -126,8 +145,25 @@ export async function updateIndex(
   const sleep = options.sleep ?? defaultSleep;
   let conflicts = 0;
   let lastConflict: unknown;
+  /** A write refused with a conflict that may have been our own landed write, seen on the SDK's retry. */
+  let unconfirmed: Unconfirmed | undefined;
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
-    let current = await readIndex(s3, location, options.focus?.());
+    const stored = await fetchIndexText(s3, location);
+    if (unconfirmed !== undefined && stored?.text === unconfirmed.body) {
+      logger.info('the index holds exactly what the refused write carried: it had landed', {
+        key: location.key,
+        attempt,
+      });
+      return {
+        ...unconfirmed.result,
+        attempts: attempt,
+        conflicts: conflicts - 1,
+        confirmedByReadBack: true,
+      };
+    }
+    unconfirmed = undefined;
+    let current: StoredIndex =
+      stored === undefined ? { state: 'absent' } : decodeStored(stored, location, options.focus?.());
     let next = await decide(current, attempt);
     if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
     let body =
@@ -142,6 +178,12 @@ export async function updateIndex(
       body = serializeIndex(next);
     }
     const condition = current.state === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: current.etag };
+    const written: ConditionalWriteResult = {
+      outcome: current.state === 'absent' ? 'created' : 'updated',
+      attempts: attempt,
+      conflicts,
+      index: next,
+    };
     try {
       await s3.send(
         new PutObjectCommand({
@@ -154,16 +196,23 @@ export async function updateIndex(
           ...condition,
         }),
       );
-      return {
-        outcome: current.state === 'absent' ? 'created' : 'updated',
-        attempts: attempt,
-        conflicts,
-        index: next,
-      };
+      return written;
     } catch (error) {
-      if (!isWriteConflict(error, 'IfMatch' in condition)) throw toAwsCallError('S3:PutObject', error);
+      if (!isWriteConflict(error, 'IfMatch' in condition)) {
+        if (!isAmbiguous(error)) throw toAwsCallError('S3:PutObject', error);
+        // The write may have landed with its answer lost: only the stored bytes can tell.
+        const after = await fetchIndexText(s3, location);
+        if (after?.text !== body) throw toAwsCallError('S3:PutObject', error);
+        logger.warn('the index write failed without an answer, but reading back shows it landed', {
+          key: location.key,
+          attempt,
+          code: awsErrorCode(error),
+        });
+        return { ...written, confirmedByReadBack: true };
+      }
       conflicts++;
       lastConflict = error;
+      if (sdkAttempts(error) > 1) unconfirmed = { body, result: written };
       if (attempt === options.maxAttempts) break;
       const ceiling = Math.min(options.maxDelayMs ?? 2000, (options.baseDelayMs ?? 50) * 2 ** (attempt - 1));
       const delay = Math.floor(random() * ceiling);
@@ -183,6 +232,23 @@ export async function updateIndex(
       'the update was not applied and is safe to retry',
     { cause: lastConflict, retryable: true },
   );
+}
+
+interface Unconfirmed {
+  body: string;
+  result: ConditionalWriteResult;
+}
+
+/** How many times the SDK sent the request (more than one: an earlier try may have landed unanswered). */
+function sdkAttempts(error: unknown): number {
+  return (error as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+}
+
+/** No answer or a server error: the request may or may not have been applied. */
+function isAmbiguous(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  return status === undefined || status >= 500;
 }
 
 /**

@@ -220,6 +220,85 @@ describe('updateIndex', () => {
     expect(delays).toEqual([99, 199, 399, 499]);
   });
 
+  describe('a write whose answer is lost', () => {
+    /** One stored object: GetObject reads it; each PutObject's fate is given by the test. */
+    function storeWith(text: string, onPut: (body: string, store: { text: string }) => Error | undefined) {
+      const store = { text, etag: 1 };
+      s3Mock
+        .on(GetObjectCommand)
+        .callsFake(async () => ({ Body: objectBody(store.text), ETag: `"e${store.etag}"` }));
+      s3Mock.on(PutObjectCommand).callsFake(async (input: PutObjectCommandInput) => {
+        const failure = onPut(String(input.Body), store);
+        if (failure) throw failure;
+        return {};
+      });
+      return store;
+    }
+    const landed = (body: string, store: { text: string; etag?: number }) => {
+      store.text = body;
+      return undefined;
+    };
+
+    it('is reported written when the SDK’s retry got 412 and reading back shows our bytes', async () => {
+      // Prepare: the first try landed, its answer was lost; the SDK's retry met its own write
+      const refusedRetry = Object.assign(s3Error('PreconditionFailed', 412), {
+        $metadata: { httpStatusCode: 412, attempts: 2 },
+      });
+      storeWith(indexText('alpha'), (body, store) => landed(body, store) ?? refusedRetry);
+
+      // Act
+      const result = await updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+      // Assess
+      expect(result).toMatchObject({ outcome: 'updated', conflicts: 0, confirmedByReadBack: true });
+      expect(Object.keys(result.index?.entries ?? {})).toEqual(['alpha', 'beta']);
+      expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+    });
+
+    it('is reported written when the request failed without an answer and reading back shows our bytes', async () => {
+      storeWith(indexText('alpha'), (body, store) => landed(body, store) ?? new Error('socket hang up'));
+
+      const result = await updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+      expect(result).toMatchObject({ outcome: 'updated', conflicts: 0, confirmedByReadBack: true });
+      expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+      expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 2);
+    });
+
+    it('fails with the write’s own error when reading back shows it did not land', async () => {
+      const store = storeWith(indexText('alpha'), () => s3Error('InternalError', 500));
+
+      const failure = updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+      await expect(failure).rejects.toMatchObject({ name: 'AwsCallError', code: 'InternalError' });
+      expect(store.text).toBe(indexText('alpha'));
+      expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 2);
+    });
+
+    it('counts a 412 on the SDK’s retry as a conflict when another writer’s bytes are there', async () => {
+      // Prepare: the first try did not land; someone else wrote "gamma" before the retry
+      let puts = 0;
+      storeWith(indexText('alpha'), (body, store) => {
+        puts++;
+        if (puts > 1) return landed(body, store);
+        store.text = indexText('alpha', 'gamma');
+        return Object.assign(s3Error('PreconditionFailed', 412), {
+          $metadata: { httpStatusCode: 412, attempts: 2 },
+        });
+      });
+
+      const result = await updateIndex(s3, LOCATION, addChart('beta').decide, fastOptions);
+
+      expect(result).toMatchObject({ outcome: 'updated', attempts: 2, conflicts: 1 });
+      expect(result.confirmedByReadBack).toBeUndefined();
+      expect(Object.keys(parseIndex(String(putInputs()[1]?.Body)).entries)).toEqual([
+        'alpha',
+        'beta',
+        'gamma',
+      ]);
+    });
+  });
+
   it('does not retry a write that failed for another reason', async () => {
     s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
     s3Mock.on(PutObjectCommand).rejects(s3Error('AccessDenied', 403));
