@@ -29,6 +29,7 @@ export function createHandler(deps: ReindexDeps) {
       const scoped = {
         ...deps,
         logger: deps.logger.forInvocation(context, { requestId: context.awsRequestId }),
+        timeLeftMs: () => context.getRemainingTimeInMillis(),
       };
       const invocation = parseInvocation(event);
       const summary =

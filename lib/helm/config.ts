@@ -11,14 +11,17 @@ export interface IndexerConfig {
   indexKey: string;
   /** Absolute URL the chart URLs are built on; relative URLs (to the index) when absent. */
   baseUrl?: string;
-  /** Attempts of one conditional index write (the first included) before a retryable error. */
-  maxAttempts: number;
+  /**
+   * A cap on the attempts of one conditional index write (the first included) before a retryable
+   * error. Unset: in Lambda, attempts go on while the invocation has time left; elsewhere (the CLI),
+   * DEFAULT_WRITE_ATTEMPTS.
+   */
+  maxAttempts?: number;
   /** Charts read at the same time during a rebuild or a large event. */
   concurrency: number;
 }
 
 export const DEFAULT_PREFIX = 'charts/';
-export const DEFAULT_MAX_ATTEMPTS = 10;
 export const DEFAULT_CONCURRENCY = 8;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -42,7 +45,7 @@ const schema = z.strictObject({
     .string()
     .refine(isAbsoluteUrl, 'must be an absolute http, https or s3 URL without query or fragment')
     .optional(),
-  maxAttempts: z.number().int('must be an integer').min(1).max(50).default(DEFAULT_MAX_ATTEMPTS),
+  maxAttempts: z.number().int('must be an integer').min(1).max(1000).optional(),
   concurrency: z.number().int('must be an integer').min(1).max(64).default(DEFAULT_CONCURRENCY),
 });
 

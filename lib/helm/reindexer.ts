@@ -48,6 +48,8 @@ export interface ReindexDeps {
   metrics?: MetricsSink;
   readLimits?: ChartReadLimits;
   now?: () => Date;
+  /** Time left in the invocation (Lambda's getRemainingTimeInMillis): bounds the write attempts. */
+  timeLeftMs?: () => number;
   /** Backoff jitter source and sleep, injectable for tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -122,8 +124,10 @@ class Run {
   }
 
   writeOptions(): ConditionalWriteOptions {
+    const { maxAttempts } = this.deps.config;
     return {
-      maxAttempts: this.deps.config.maxAttempts,
+      ...(maxAttempts === undefined ? {} : { maxAttempts }),
+      ...(this.deps.timeLeftMs ? { timeLeftMs: this.deps.timeLeftMs } : {}),
       logger: this.logger,
       ...(this.deps.random ? { random: this.deps.random } : {}),
       ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),

@@ -29,6 +29,7 @@ import { main } from '../../scripts/reindex';
 import { chartArchive, gzipBomb } from '../support/chart-archives';
 import { type LostAnswerFront, startLostAnswerFront } from '../support/lost-answer-front';
 import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
+import { startSerializingFront } from '../support/serializing-front';
 import { type FixtureName, lambdaContext, loadS3Event, s3Event } from '../unit/helm/events';
 
 const run = promisify(execFile);
@@ -69,6 +70,17 @@ function sha256(bytes: Uint8Array): string {
 }
 
 const CONCURRENT = 32;
+const PUBLISHERS = 50;
+/** S3 takes tens of milliseconds to commit a write; loopback moto takes one. */
+const HOLD_MS = 40;
+/** The time each invocation of the burst has (the function's timeout is 300 s). */
+const INVOCATION_MS = 60_000;
+
+/** A Lambda context whose time left counts down from now, as the runtime's does. */
+function countdownContext(requestId: string, timeoutMs: number): ReturnType<typeof lambdaContext> {
+  const deadline = Date.now() + timeoutMs;
+  return { ...lambdaContext(requestId), getRemainingTimeInMillis: () => deadline - Date.now() };
+}
 
 describe('the reindex handler against S3 (moto)', () => {
   let moto: MotoServer;
@@ -402,6 +414,70 @@ describe('the reindex handler against S3 (moto)', () => {
     expect(summaries.every((summary) => summary.writes === 1)).toBe(true);
     expect(repo.writes()).toBe(CONCURRENT + conflicts);
   });
+
+  it(`settles a burst of ${PUBLISHERS} publishers within their own invocations, each index write held ${HOLD_MS} ms`, async () => {
+    // Prepare: an index exists; every chart is uploaded; the index PUTs reach moto one at a time, each
+    // held as long as an S3 write takes, so the writers contend as they do on S3
+    const repo = await repository();
+    await repo.upload('charts/ledger-1.0.0.tgz', archive('ledger', '1.0.0'));
+    await repo.invoke(s3Event([{ bucket: repo.bucket, key: 'charts/ledger-1.0.0.tgz' }]));
+    const names = Array.from({ length: PUBLISHERS }, (_, i) => `burst-${String(i).padStart(2, '0')}`);
+    await Promise.all(
+      names.map((name) =>
+        repo.upload(
+          `charts/${name}-1.0.0.tgz`,
+          chartArchive({ dir: name, chartYaml: `apiVersion: v2\nname: ${name}\nversion: 1.0.0\n` }),
+        ),
+      ),
+    );
+    const front = await startSerializingFront(moto.endpoint, {
+      pathSuffix: `/${repo.config.indexKey}`,
+      holdMs: HOLD_MS,
+    });
+    try {
+      const viaFront = createAwsClients({
+        region: 'eu-west-1',
+        endpoint: front.endpoint,
+        credentials: EMULATOR_CREDENTIALS,
+      });
+      // No attempt cap (the default): attempts are bounded by each invocation's time left.
+      const { maxAttempts: _cap, ...uncapped } = repo.config;
+      const handler = createHandler({
+        ...repo.deps,
+        s3: viaFront.s3,
+        config: uncapped,
+        logger: silentLogger,
+      });
+
+      // Act
+      const outcomes = await Promise.allSettled(
+        names.map((name, i) =>
+          handler(
+            s3Event([{ bucket: repo.bucket, key: `charts/${name}-1.0.0.tgz` }]),
+            countdownContext(`burst-${i}`, INVOCATION_MS),
+          ),
+        ),
+      );
+
+      // Assess: no event needed a second invocation, and nothing was lost
+      const needingRetry = outcomes.filter((outcome) => outcome.status === 'rejected');
+      const conflicts = outcomes.reduce(
+        (sum, outcome) =>
+          sum + (outcome.status === 'fulfilled' ? (outcome.value as IncrementalSummary).conflicts : 0),
+        0,
+      );
+      console.info(
+        `${PUBLISHERS} publishers, index PUT held ${HOLD_MS} ms: ${needingRetry.length} needed a second ` +
+          `invocation; ${front.puts.length} index PUTs, ${conflicts} conflicts`,
+      );
+      expect(needingRetry).toEqual([]);
+      expect(front.maxInFlight).toBe(1);
+      expect(front.puts.filter((status) => status === 412).length).toBe(conflicts);
+      expect(Object.keys((await repo.index()).entries).sort()).toEqual(['ledger', ...names].sort());
+    } finally {
+      await front.stop();
+    }
+  }, 120_000);
 
   it('re-reads and re-applies when another writer changes the index between its read and its write', async () => {
     // Prepare

@@ -35,9 +35,18 @@ export type StoredIndex =
   | { state: 'unreadable'; etag: string; error: IndexFormatError };
 
 export interface ConditionalWriteOptions {
-  /** Attempts including the first; each attempt re-reads the index. */
-  maxAttempts: number;
-  /** First backoff ceiling; doubles per attempt up to maxDelayMs (full jitter: a random delay below it). */
+  /**
+   * A cap on attempts, the first included; each attempt re-reads the index. Without it, attempts go on
+   * while `timeLeftMs` allows, or DEFAULT_WRITE_ATTEMPTS when there is no time bound either.
+   */
+  maxAttempts?: number;
+  /**
+   * Time left in the invocation (Lambda's getRemainingTimeInMillis). Another attempt is made only if,
+   * after its backoff, there is still room for it and for finishing: three times the slowest attempt
+   * so far plus FINISH_RESERVE_MS. A burst of publishers then settles within the invocation, not in retries.
+   */
+  timeLeftMs?: () => number;
+  /** Decorrelated jitter: each delay is random between baseDelayMs and 3× the previous, at most maxDelayMs. */
   baseDelayMs?: number;
   maxDelayMs?: number;
   random?: () => number;
@@ -73,6 +82,9 @@ export interface ConditionalWriteResult {
 export type DecideNextIndex = (current: StoredIndex, attempt: number) => Promise<IndexFile | undefined>;
 
 export const INDEX_CONTENT_TYPE = 'application/yaml; charset=utf-8';
+export const DEFAULT_WRITE_ATTEMPTS = 10;
+/** Time kept after the last attempt for the checks after the write and for reporting. */
+export const FINISH_RESERVE_MS = 2_000;
 
 export async function readIndex(
   s3: S3Client,
@@ -143,11 +155,20 @@ export async function updateIndex(
   const logger = options.logger ?? silentLogger;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
+  const maxAttempts =
+    options.maxAttempts ?? (options.timeLeftMs ? Number.POSITIVE_INFINITY : DEFAULT_WRITE_ATTEMPTS);
+  const baseDelayMs = options.baseDelayMs ?? 50;
+  const maxDelayMs = options.maxDelayMs ?? 2000;
+  let previousDelayMs = baseDelayMs;
+  let slowestAttemptMs = 0;
   let conflicts = 0;
   let lastConflict: unknown;
   /** A write refused with a conflict that may have been our own landed write, seen on the SDK's retry. */
   let unconfirmed: Unconfirmed | undefined;
-  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    const startedWithMs = options.timeLeftMs?.();
     const stored = await fetchIndexText(s3, location);
     if (unconfirmed !== undefined && stored?.text === unconfirmed.body) {
       logger.info('the index holds exactly what the refused write carried: it had landed', {
@@ -213,9 +234,15 @@ export async function updateIndex(
       conflicts++;
       lastConflict = error;
       if (sdkAttempts(error) > 1) unconfirmed = { body, result: written };
-      if (attempt === options.maxAttempts) break;
-      const ceiling = Math.min(options.maxDelayMs ?? 2000, (options.baseDelayMs ?? 50) * 2 ** (attempt - 1));
-      const delay = Math.floor(random() * ceiling);
+      if (attempt >= maxAttempts) break;
+      const upper = Math.max(baseDelayMs, previousDelayMs * 3);
+      const delay = Math.floor(Math.min(maxDelayMs, baseDelayMs + random() * (upper - baseDelayMs)));
+      previousDelayMs = Math.max(delay, baseDelayMs);
+      if (options.timeLeftMs && startedWithMs !== undefined) {
+        const leftMs = options.timeLeftMs();
+        slowestAttemptMs = Math.max(slowestAttemptMs, startedWithMs - leftMs);
+        if (leftMs - delay < 3 * slowestAttemptMs + FINISH_RESERVE_MS) break;
+      }
       logger.info('index changed since it was read; re-reading', {
         key: location.key,
         attempt,
@@ -228,7 +255,8 @@ export async function updateIndex(
   throw new AwsCallError(
     'S3:PutObject',
     awsErrorCode(lastConflict) ?? 'PreconditionFailed',
-    `s3://${location.bucket}/${location.key} changed under every one of ${options.maxAttempts} attempts; ` +
+    `s3://${location.bucket}/${location.key} changed under every one of ${attempt} attempts ` +
+      `(${attempt >= maxAttempts ? 'the attempt cap' : 'as many as the time left in the invocation allowed'}); ` +
       'the update was not applied and is safe to retry',
     { cause: lastConflict, retryable: true },
   );

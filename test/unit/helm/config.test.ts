@@ -2,7 +2,7 @@ import { ConfigError } from '../../../lib/errors';
 import { indexerConfigFromEnv, parseIndexerConfig } from '../../../lib/helm/config';
 
 describe('parseIndexerConfig', () => {
-  it('fills the defaults: prefix charts/, the index inside it, bounded attempts and concurrency', () => {
+  it('fills the defaults: prefix charts/, the index inside it, bounded concurrency, no attempt cap', () => {
     // Act
     const config = parseIndexerConfig({ bucket: 'acme-helm-charts' });
 
@@ -11,7 +11,6 @@ describe('parseIndexerConfig', () => {
       bucket: 'acme-helm-charts',
       prefix: 'charts/',
       indexKey: 'charts/index.yaml',
-      maxAttempts: 10,
       concurrency: 8,
     });
   });
@@ -65,7 +64,6 @@ describe('indexerConfigFromEnv', () => {
       bucket: 'acme-helm-charts',
       prefix: 'stable/',
       indexKey: 'stable/index.yaml',
-      maxAttempts: 10,
       concurrency: 4,
     });
   });

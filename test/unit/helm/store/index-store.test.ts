@@ -171,7 +171,8 @@ describe('updateIndex', () => {
         'beta',
         'gamma',
       ]);
-      expect(delays).toEqual([25]);
+      // decorrelated jitter: between the base (50 ms) and 3× the previous delay (150 ms)
+      expect(delays).toEqual([100]);
     },
   );
 
@@ -191,7 +192,7 @@ describe('updateIndex', () => {
     ]);
   });
 
-  it('backs off exponentially with full jitter and gives up with a retryable error after maxAttempts', async () => {
+  it('backs off with decorrelated jitter and gives up with a retryable error after maxAttempts', async () => {
     // Prepare
     s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
     s3Mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412));
@@ -217,7 +218,65 @@ describe('updateIndex', () => {
     await expect(failure).rejects.toThrow('changed under every one of 5 attempts');
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 5);
     expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 5);
-    expect(delays).toEqual([99, 199, 399, 499]);
+    // each delay random between 100 ms and 3× the previous one, at most 500 ms
+    expect(delays).toEqual([299, 500, 500, 500]);
+  });
+
+  it('without a cap, makes attempts while the invocation has time left for one more and to finish', async () => {
+    // Prepare: a clock the reads and writes advance by 100 ms each, and the sleeps by their delay
+    let clockMs = 0;
+    const invocationMs = 10_000;
+    s3Mock.on(GetObjectCommand).callsFake(async () => {
+      clockMs += 100;
+      return { Body: objectBody(indexText('alpha')), ETag: '"e1"' };
+    });
+    s3Mock.on(PutObjectCommand).callsFake(async () => {
+      clockMs += 100;
+      throw s3Error('PreconditionFailed', 412);
+    });
+
+    // Act
+    const failure = updateIndex(s3, LOCATION, addChart('beta').decide, {
+      timeLeftMs: () => invocationMs - clockMs,
+      baseDelayMs: 100,
+      maxDelayMs: 400,
+      random: () => 0.999,
+      sleep: async (ms) => {
+        clockMs += ms;
+      },
+    });
+
+    // Assess: attempts of 200 ms and delays of 400 ms; it stops while 3 × 200 ms + 2 s are still left
+    await expect(failure).rejects.toMatchObject({ name: 'AwsCallError', retryable: true });
+    await expect(failure).rejects.toThrow('as many as the time left in the invocation allowed');
+    const attempts = s3Mock.commandCalls(PutObjectCommand).length;
+    expect(attempts).toBeGreaterThan(10);
+    expect(invocationMs - clockMs).toBeGreaterThanOrEqual(3 * 200 + 2_000 - 400);
+    expect(invocationMs - clockMs).toBeLessThan(3 * 200 + 2_000 + 600);
+  });
+
+  it('without a cap, keeps going under contention until the write lands', async () => {
+    // Prepare: 30 conflicts, then the write lands; far more than the old fixed 10 attempts
+    let clockMs = 0;
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(indexText('alpha')), ETag: '"e1"' });
+    let puts = 0;
+    s3Mock.on(PutObjectCommand).callsFake(async () => {
+      puts++;
+      if (puts <= 30) throw s3Error('PreconditionFailed', 412);
+      return {};
+    });
+
+    // Act
+    const result = await updateIndex(s3, LOCATION, addChart('beta').decide, {
+      timeLeftMs: () => 900_000 - clockMs,
+      random: () => 0.5,
+      sleep: async (ms) => {
+        clockMs += ms;
+      },
+    });
+
+    // Assess
+    expect(result).toMatchObject({ outcome: 'updated', attempts: 31, conflicts: 30 });
   });
 
   describe('a write whose answer is lost', () => {
