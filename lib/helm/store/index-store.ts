@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AwsCallError, awsErrorCode, IndexFormatError, isNotFound, toAwsCallError } from '../../errors';
 import { type Logger, silentLogger } from '../../observability/logger';
@@ -83,6 +84,13 @@ export type DecideNextIndex = (current: StoredIndex, attempt: number) => Promise
 
 export const INDEX_CONTENT_TYPE = 'application/yaml; charset=utf-8';
 export const DEFAULT_WRITE_ATTEMPTS = 10;
+/**
+ * S3 user metadata on every index this indexer writes: the SHA-256 of the body. A body that matches it
+ * is exactly this serializer's output (helm's layout, every entry valid, every chart sorted), so an
+ * update may parse only the blocks it touches and copy the rest byte for byte. Any other body (written
+ * by helm or another tool, edited by hand, or from before the stamp) is parsed whole, as helm would.
+ */
+export const WRITTEN_DIGEST_METADATA = 'irsa-reconciler-sha256';
 /** Time kept after the last attempt for the checks after the write and for reporting. */
 export const FINISH_RESERVE_MS = 2_000;
 
@@ -98,13 +106,29 @@ export async function readIndex(
 interface StoredText {
   etag: string;
   text: string;
+  /** WRITTEN_DIGEST_METADATA of the object, if any. */
+  writtenDigest?: string;
+}
+
+function bodyDigest(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** The S3 user metadata written with an index body (see WRITTEN_DIGEST_METADATA). */
+export function writtenIndexMetadata(body: string): Record<string, string> {
+  return { [WRITTEN_DIGEST_METADATA]: bodyDigest(body) };
 }
 
 async function fetchIndexText(s3: S3Client, location: IndexLocation): Promise<StoredText | undefined> {
   try {
     const response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
     if (!response.Body || !response.ETag) throw new Error('GetObject returned no body or no ETag');
-    return { etag: response.ETag, text: await response.Body.transformToString('utf-8') };
+    const writtenDigest = response.Metadata?.[WRITTEN_DIGEST_METADATA];
+    return {
+      etag: response.ETag,
+      text: await response.Body.transformToString('utf-8'),
+      ...(writtenDigest === undefined ? {} : { writtenDigest }),
+    };
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw toAwsCallError('S3:GetObject', error);
@@ -112,12 +136,14 @@ async function fetchIndexText(s3: S3Client, location: IndexLocation): Promise<St
 }
 
 function decodeStored(
-  { etag, text }: StoredText,
+  { etag, text, writtenDigest }: StoredText,
   location: IndexLocation,
   focus: IndexFocus | undefined,
 ): StoredIndex {
   try {
-    const layout = focus && splitIndexLayout(text);
+    const ownOutput =
+      writtenDigest !== undefined && focus !== undefined && writtenDigest === bodyDigest(text);
+    const layout = ownOutput && splitIndexLayout(text);
     const focused = layout && focusedText(layout, focus);
     if (layout && focused) {
       return {
@@ -212,6 +238,7 @@ export async function updateIndex(
           Key: location.key,
           Body: body,
           ContentType: INDEX_CONTENT_TYPE,
+          Metadata: writtenIndexMetadata(body),
           // Clients and CDNs revalidate with the ETag instead of serving a stale index for hours.
           CacheControl: 'no-cache',
           ...condition,

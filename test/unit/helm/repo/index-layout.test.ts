@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import fc from 'fast-check';
@@ -15,11 +16,16 @@ import {
   mergeFocused,
   splitIndexLayout,
 } from '../../../../lib/helm/repo/index-layout';
-import { readIndex, updateIndex } from '../../../../lib/helm/store/index-store';
+import { readIndex, updateIndex, WRITTEN_DIGEST_METADATA } from '../../../../lib/helm/store/index-store';
 import type { ChartVersionEntry, IndexFile } from '../../../../lib/helm/types';
 import { objectBody } from '../s3-mock';
 
 const T0 = new Date('2026-01-02T03:04:05.678Z');
+
+/** The S3 metadata the indexer writes with an index: the SHA-256 of its bytes. */
+function stampOf(text: string): Record<string, string> {
+  return { [WRITTEN_DIGEST_METADATA]: createHash('sha256').update(text, 'utf8').digest('hex') };
+}
 const T1 = new Date('2026-01-02T03:04:06Z');
 
 function entry(
@@ -264,7 +270,9 @@ describe('updateIndex with a focus', () => {
     const stored = serializeIndex(
       indexOf(entry('alpha', '1.0.0'), entry('beta', '1.0.0'), entry('gamma', '1.0.0')),
     );
-    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(stored), ETag: '"e1"' });
+    s3Mock
+      .on(GetObjectCommand)
+      .resolves({ Body: objectBody(stored), ETag: '"e1"', Metadata: stampOf(stored) });
     s3Mock.on(PutObjectCommand).resolves({});
     const added = entry('beta', '2.0.0');
     const seen: string[][] = [];
@@ -287,6 +295,79 @@ describe('updateIndex with a focus', () => {
     const written = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
     expect(written.IfMatch).toBe('"e1"');
     expect(written.Body).toBe(fullUpdate(stored, [{ kind: 'upsert', entry: added }]).text);
+    expect(written.Metadata).toEqual(stampOf(String(written.Body)));
+  });
+
+  it.each([
+    ['carries no digest (written by helm or another tool)', () => ({})],
+    ['was changed after this indexer wrote it', (text: string) => stampOf(`${text} `)],
+  ])('parses the whole index, as helm would, when it %s', async (_case, metadata) => {
+    // Prepare: helm's layout, but an untouched block holds what helm refuses (an unknown field)
+    const stored = serializeIndex(indexOf(entry('alpha', '1.0.0'), entry('beta', '1.0.0'))).replace(
+      '    name: alpha\n',
+      '    name: alpha\n    nickname: a\n',
+    );
+    s3Mock
+      .on(GetObjectCommand)
+      .resolves({ Body: objectBody(stored), ETag: '"e1"', Metadata: metadata(stored) });
+
+    // Act
+    const current = await readIndex(s3, LOCATION, { names: ['beta'], urls: [] });
+
+    // Assess
+    expect(current.state).toBe('unreadable');
+  });
+
+  it('sorts and drops what helm sorts and drops in an index it did not write, on an incremental update too', async () => {
+    // Prepare: helm's layout, an unsorted chart and an invalid version, neither touched by the update
+    const stored = [
+      'apiVersion: v1',
+      'entries:',
+      '  alpha:',
+      '  - apiVersion: v2',
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: alpha',
+      '    urls:',
+      '    - alpha-1.0.0.tgz',
+      '    version: 1.0.0',
+      '  - apiVersion: v2',
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: alpha',
+      '    urls:',
+      '    - alpha-2.0.0.tgz',
+      '    version: 2.0.0',
+      '  - apiVersion: v2',
+      '    created: "2026-01-02T03:04:05Z"',
+      '    name: alpha',
+      '    urls:',
+      '    - alpha-bad.tgz',
+      '    version: not-a-version',
+      'generated: "2026-01-02T03:04:05Z"',
+      '',
+    ].join('\n');
+    s3Mock.on(GetObjectCommand).resolves({ Body: objectBody(stored), ETag: '"e1"' });
+    s3Mock.on(PutObjectCommand).resolves({});
+    const added = entry('beta', '1.0.0');
+    const changes = [{ kind: 'upsert' as const, entry: added }];
+
+    // Act
+    await updateIndex(
+      s3,
+      LOCATION,
+      async (current) => {
+        if (current.state !== 'readable') throw new Error('readable index expected');
+        return applyChanges(current.index, changes, T1).index;
+      },
+      { maxAttempts: 1, focus: () => focusOfChanges(changes) },
+    );
+
+    // Assess: the whole-file result, which is helm's
+    const written = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
+    expect(written.Body).toBe(fullUpdate(stored, changes).text);
+    expect(String(written.Body)).not.toContain('not-a-version');
+    expect(String(written.Body).indexOf('alpha-2.0.0.tgz')).toBeLessThan(
+      String(written.Body).indexOf('alpha-1.0.0.tgz'),
+    );
   });
 
   it('parses the whole index when it is not in the layout Helm writes', async () => {
