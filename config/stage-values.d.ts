@@ -20,6 +20,7 @@ export interface SerialisedReconcilerConfig {
 
 export interface StageValues extends SerialisedReconcilerConfig {
   chartPath: string;
+  chartIndexFormat: 'yaml' | 'json';
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
   parameters: Record<'CreateOidcProvider' | 'DataReadRoleName' | 'CreateDataBucketUser', string>;
 }
@@ -32,6 +33,7 @@ export function serialiseReconcilerConfig(
 ): SerialisedReconcilerConfig;
 export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
+export function chartIndexFormatOf(format: unknown, stage: string): 'yaml' | 'json';
 export function functionRolePathOf(stage: string): string;
 export function stageValues(stageFile: unknown, stage: string): StageValues;
 

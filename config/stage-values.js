@@ -193,6 +193,17 @@ function toCloudFormationString(text) {
 const CHART_PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/$/;
 
 /** The repository path of the chart prefix (`charts/` → `charts`); the prefix must be a folder. */
+/** chartIndexFormat: how the indexer writes index.yaml; unset means yaml. */
+function chartIndexFormatOf(format, stage) {
+  if (format === undefined || format === null || format === '') return 'yaml';
+  if (format !== 'yaml' && format !== 'json') {
+    throw new Error(
+      `config/${stage}.yml: chartIndexFormat must be yaml or json (got ${JSON.stringify(format)})`,
+    );
+  }
+  return format;
+}
+
 function chartPathOf(chartPrefix, stage) {
   if (typeof chartPrefix !== 'string' || !CHART_PREFIX.test(chartPrefix)) {
     throw new Error(
@@ -265,6 +276,7 @@ function stageValues(stageFile, stage) {
     json: guardAppConfigTokens(reconciler.json, createAppConfig, stage),
     boundaryResources,
     chartPath: chartPathOf(stageFile.chartPrefix, stage),
+    chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
@@ -286,5 +298,6 @@ module.exports.stageValues = stageValues;
 module.exports.serialiseReconcilerConfig = serialiseReconcilerConfig;
 module.exports.toCloudFormationString = toCloudFormationString;
 module.exports.chartPathOf = chartPathOf;
+module.exports.chartIndexFormatOf = chartIndexFormatOf;
 module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

@@ -17,6 +17,7 @@ Options:
   --base-url URL     absolute base URL for chart URLs (default: URLs relative to the index)
   --concurrency N    charts read at the same time (default 8)
   --max-attempts N   conditional write attempts (default 10)
+  --index-format F   yaml (default, as helm repo index) or json (as helm repo index --json)
   --region R         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)
   --endpoint URL     S3 endpoint (an emulator); path-style addressing is used
   --dry-run          print the index that would be written and the changes; write nothing
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
         ...(values['base-url'] === undefined ? {} : { baseUrl: values['base-url'] }),
         concurrency: integerOrText(values.concurrency),
         maxAttempts: integerOrText(values['max-attempts']),
+        ...(values['index-format'] === undefined ? {} : { indexFormat: values['index-format'] }),
       },
       {
         bucket: '--bucket',
@@ -63,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
         baseUrl: '--base-url',
         concurrency: '--concurrency',
         maxAttempts: '--max-attempts',
+        indexFormat: '--index-format',
       },
     );
     const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
@@ -98,6 +101,7 @@ function parse(argv: string[]) {
       'base-url': { type: 'string' },
       concurrency: { type: 'string' },
       'max-attempts': { type: 'string' },
+      'index-format': { type: 'string' },
       region: { type: 'string' },
       endpoint: { type: 'string' },
       'dry-run': { type: 'boolean' },

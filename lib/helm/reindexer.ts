@@ -13,7 +13,6 @@ import {
   emptyIndex,
   firstUrl,
   type ResolvedChange,
-  serializeIndex,
 } from './repo/index-file';
 import type { IndexFocus } from './repo/index-layout';
 import { type ChartKeyNotice, type IgnoredRecord, parseS3Event, selectChartKeys } from './s3-events';
@@ -31,6 +30,7 @@ import {
   type IndexLocation,
   type StoredIndex,
   updateIndex,
+  writeIndexText,
 } from './store/index-store';
 import type { ChartVersionEntry, IndexFile } from './types';
 
@@ -129,6 +129,7 @@ class Run {
       ...(maxAttempts === undefined ? {} : { maxAttempts }),
       ...(this.deps.timeLeftMs ? { timeLeftMs: this.deps.timeLeftMs } : {}),
       logger: this.logger,
+      format: this.deps.config.indexFormat,
       ...(this.deps.random ? { random: this.deps.random } : {}),
       ...(this.deps.sleep ? { sleep: this.deps.sleep } : {}),
     };
@@ -465,7 +466,7 @@ export async function rebuildIndex(deps: ReindexDeps, options: RebuildOptions = 
     ...(result.confirmedByReadBack ? { confirmedByReadBack: true } : {}),
     conflicts: result.conflicts,
     durationMs: run.finish(result.conflicts),
-    ...(planned ? { index: serializeIndex(planned.index) } : {}),
+    ...(planned ? { index: writeIndexText(planned.index, deps.config.indexFormat) } : {}),
   };
   run.logger.info('index rebuild finished', { ...summary, index: undefined });
   return summary;

@@ -140,6 +140,50 @@ describe('a Helm repository indexed by the handler, used with the real helm clie
     expect(sha256(pulled)).toBe(sha256(await readFile(join(work, 'packages', 'alpha-1.0.0.tgz'))));
   });
 
+  it('with indexFormat json, keeps a JSON index that helm repo add, search -l and pull use', async () => {
+    // Prepare: a second repository in the bucket, indexed as `helm repo index --json` writes it
+    const jsonHandler = createHandler({
+      s3,
+      config: parseIndexerConfig({ bucket: BUCKET, prefix: 'json-charts/', indexFormat: 'json' }),
+      logger: silentLogger,
+    });
+    for (const file of packaged.values()) {
+      const key = `json-charts/${file}`;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: key,
+          Body: await readFile(join(work, 'packages', file)),
+        }),
+      );
+      // the first event creates the index, each later one updates the JSON index it reads
+      await jsonHandler(s3Event([{ bucket: BUCKET, key }]), lambdaContext());
+    }
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'json-charts/index.yaml' }));
+    const text = (await object.Body?.transformToString()) ?? '';
+
+    // Act
+    await helm('repo', 'add', 'acme-json', repoUrl.replace(/\/charts$/, '/json-charts'));
+    const search = JSON.parse(await helm('search', 'repo', 'acme-json/', '-l', '--devel', '-o', 'json')) as {
+      name: string;
+      version: string;
+    }[];
+    await mkdir(join(work, 'pulled-json'));
+    await helm('pull', 'acme-json/beta', '--devel', '--destination', join(work, 'pulled-json'));
+
+    // Assess
+    expect(text.startsWith('{\n  "apiVersion": "v1",')).toBe(true);
+    expect(object.ContentType).toBe('application/json; charset=utf-8');
+    expect(search.map((chart) => `${chart.name}@${chart.version}`)).toEqual([
+      'acme-json/alpha@1.1.0',
+      'acme-json/alpha@1.0.0',
+      'acme-json/beta@0.3.0-rc.1',
+    ]);
+    const pulled = await readFile(join(work, 'pulled-json', 'beta-0.3.0-rc.1.tgz'));
+    const indexed = (JSON.parse(text) as IndexFile).entries.beta?.[0];
+    expect(sha256(pulled)).toBe(indexed?.digest);
+  });
+
   it('writes every entry as helm repo index does for the same archives, apart from created and generated', async () => {
     // Prepare
     const reference = join(work, 'reference');

@@ -27,6 +27,7 @@ import {
   parseIndex,
   serializeIndex,
 } from '../../lib/helm/repo/index-file';
+import { serializeIndexJson } from '../../lib/helm/repo/index-json';
 import type { IndexFile } from '../../lib/helm/types';
 import { chartArchive } from '../support/chart-archives';
 import { HELM_BIN } from '../support/moto-server';
@@ -261,6 +262,19 @@ describe('index equivalence with the real helm client', () => {
     expect(ours).toBe(text);
   });
 
+  it('writes the JSON index byte for byte like helm repo index --json, once the times are helm’s', async () => {
+    // Prepare
+    helm(['repo', 'index', packages, '--json'], work);
+    const text = readFileSync(join(packages, 'index.yaml'), 'utf8');
+
+    // Act
+    const ours = serializeIndexJson(withTimesOf(await ourIndex(packages), parseIndex(text)));
+
+    // Assess
+    expect(text.startsWith('{\n  "apiVersion": "v1",')).toBe(true);
+    expect(ours).toBe(text);
+  });
+
   it('orders versions as helm does: SemVer descending, pre-releases below releases, equal ones by file name', async () => {
     // Act
     const ours = await ourIndex(packages);
@@ -336,6 +350,16 @@ describe('index equivalence with the real helm client', () => {
     expect(theirs).toContain('urls: null');
     expect(theirs).toContain('urls: []');
     expect(ours).toBe(theirs);
+
+    // And in the JSON form
+    helm(['repo', 'index', mergeDir, '--merge', join(work, 'existing.yaml'), '--json'], work);
+    const theirsJson = readFileSync(join(mergeDir, 'index.yaml'), 'utf8');
+    const oursJson = serializeIndexJson({
+      ...parseIndex(existing),
+      generated: parseIndex(theirsJson).generated,
+    });
+    expect(theirsJson).toContain('"urls": null');
+    expect(oursJson).toBe(theirsJson);
   });
 
   it('reads helm’s JSON index (helm repo index --json) to the same entries', () => {

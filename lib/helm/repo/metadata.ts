@@ -66,6 +66,13 @@ const DEPENDENCY_FIELDS: Record<string, FieldKind> = {
   'import-values': 'anyList',
   alias: 'string',
 };
+/** Go's declaration order of the fields, which encoding/json follows when it writes a struct. */
+export const GO_FIELD_ORDER = {
+  ChartVersion: Object.keys(ENTRY_FIELDS),
+  Maintainer: Object.keys(MAINTAINER_FIELDS),
+  Dependency: Object.keys(DEPENDENCY_FIELDS),
+} as const;
+
 /** Dependency fields without `omitempty`: written even when empty. */
 const DEPENDENCY_ALWAYS = ['name', 'repository'];
 

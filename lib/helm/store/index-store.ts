@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AwsCallError, awsErrorCode, IndexFormatError, isNotFound, toAwsCallError } from '../../errors';
 import { type Logger, silentLogger } from '../../observability/logger';
+import type { IndexFormat } from '../config';
 import { parseIndex, serializeIndex } from '../repo/index-file';
+import { serializeIndexJson } from '../repo/index-json';
 import {
   focusedText,
   type IndexFocus,
@@ -53,6 +55,8 @@ export interface ConditionalWriteOptions {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
   logger?: Logger;
+  /** How the index is written (either form is read). Default yaml. */
+  format?: IndexFormat;
   /**
    * The chart names and URLs the decision may change, read at each attempt. When given, and the index
    * is laid out as Helm writes it, only those names are parsed and the decision sees only them.
@@ -83,6 +87,15 @@ export interface ConditionalWriteResult {
 export type DecideNextIndex = (current: StoredIndex, attempt: number) => Promise<IndexFile | undefined>;
 
 export const INDEX_CONTENT_TYPE = 'application/yaml; charset=utf-8';
+const CONTENT_TYPES: Record<IndexFormat, string> = {
+  yaml: INDEX_CONTENT_TYPE,
+  json: 'application/json; charset=utf-8',
+};
+
+/** The index text in the given form. */
+export function writeIndexText(index: IndexFile, format: IndexFormat = 'yaml'): string {
+  return format === 'json' ? serializeIndexJson(index) : serializeIndex(index);
+}
 export const DEFAULT_WRITE_ATTEMPTS = 10;
 /**
  * S3 user metadata on every index this indexer writes: the SHA-256 of the body. A body that matches it
@@ -185,6 +198,9 @@ export async function updateIndex(
     options.maxAttempts ?? (options.timeLeftMs ? Number.POSITIVE_INFINITY : DEFAULT_WRITE_ATTEMPTS);
   const baseDelayMs = options.baseDelayMs ?? 50;
   const maxDelayMs = options.maxDelayMs ?? 2000;
+  const format = options.format ?? 'yaml';
+  // Blocks are spliced in YAML only: a JSON index is parsed whole (JSON.parse is fast).
+  const focus = format === 'yaml' ? options.focus : undefined;
   let previousDelayMs = baseDelayMs;
   let slowestAttemptMs = 0;
   let conflicts = 0;
@@ -210,19 +226,19 @@ export async function updateIndex(
     }
     unconfirmed = undefined;
     let current: StoredIndex =
-      stored === undefined ? { state: 'absent' } : decodeStored(stored, location, options.focus?.());
+      stored === undefined ? { state: 'absent' } : decodeStored(stored, location, focus?.());
     let next = await decide(current, attempt);
     if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
     let body =
       current.state === 'readable' && current.partial
         ? mergeFocused(current.partial.layout, current.partial.names, serializeIndex(next))
-        : serializeIndex(next);
+        : writeIndexText(next, format);
     if (body === undefined) {
       // The focused result does not fit back into the file: decide again on the whole index.
       current = await readIndex(s3, location);
       next = await decide(current, attempt);
       if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
-      body = serializeIndex(next);
+      body = writeIndexText(next, format);
     }
     const condition = current.state === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: current.etag };
     const written: ConditionalWriteResult = {
@@ -237,7 +253,7 @@ export async function updateIndex(
           Bucket: location.bucket,
           Key: location.key,
           Body: body,
-          ContentType: INDEX_CONTENT_TYPE,
+          ContentType: CONTENT_TYPES[format],
           Metadata: writtenIndexMetadata(body),
           // Clients and CDNs revalidate with the ETag instead of serving a stale index for hours.
           CacheControl: 'no-cache',

@@ -12,6 +12,7 @@ describe('parseIndexerConfig', () => {
       prefix: 'charts/',
       indexKey: 'charts/index.yaml',
       concurrency: 8,
+      indexFormat: 'yaml',
     });
   });
 
@@ -65,7 +66,17 @@ describe('indexerConfigFromEnv', () => {
       prefix: 'stable/',
       indexKey: 'stable/index.yaml',
       concurrency: 4,
+      indexFormat: 'yaml',
     });
+  });
+
+  it('reads the index format, and names the variable when it is neither yaml nor json', () => {
+    expect(indexerConfigFromEnv({ CHART_BUCKET: 'acme', CHART_INDEX_FORMAT: 'json' }).indexFormat).toBe(
+      'json',
+    );
+    expect(() => indexerConfigFromEnv({ CHART_BUCKET: 'acme', CHART_INDEX_FORMAT: 'toml' })).toThrow(
+      'CHART_INDEX_FORMAT: must be yaml or json',
+    );
   });
 
   it('names the environment variable that is missing or wrong', () => {

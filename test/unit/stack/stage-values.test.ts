@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
-import { stageValues, toCloudFormationString } from '../../../config/stage-values';
+import { chartIndexFormatOf, stageValues, toCloudFormationString } from '../../../config/stage-values';
 
 /** config/stage-values.js: what the stack derives from config/<stage>.yml, and what it refuses. */
 
@@ -30,6 +30,23 @@ function binding(name: string, prefix = name) {
     ],
   };
 }
+
+describe('chartIndexFormatOf', () => {
+  it.each([
+    [undefined, 'yaml'],
+    ['', 'yaml'],
+    ['yaml', 'yaml'],
+    ['json', 'json'],
+  ])('reads %j as %s', (value, expected) => {
+    expect(chartIndexFormatOf(value, 'uat')).toBe(expected);
+  });
+
+  it('refuses another format, naming the stage file and the key', () => {
+    expect(() => chartIndexFormatOf('toml', 'uat')).toThrow(
+      'config/uat.yml: chartIndexFormat must be yaml or json',
+    );
+  });
+});
 
 describe('toCloudFormationString', () => {
   it('leaves a string without stack tokens as it is, literal ${...} included', () => {
