@@ -313,6 +313,21 @@ function indexerMarkdown(indexer: IndexerResults): string[] {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...indexer.sizes.map(indexerRow),
     '',
+    'The same incremental update with `indexFormat: json`, the stored index written as `helm repo index --json`',
+    'writes it. A JSON index is always parsed, validated and written whole, so it costs the indexer more than',
+    "the YAML focused path; what it saves is on the helm clients' side (they read JSON several times faster):",
+    '',
+    '| versions | JSON index (MB) | cold (ms) | warm (ms) | peak RSS (MB) | YAML cold / warm (ms) | YAML peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|',
+    ...indexer.sizes.flatMap((size) => {
+      const json = size.incrementalJson;
+      if (json === undefined) return [];
+      const yaml = size.incremental;
+      return [
+        `| ${size.versions} | ${json.indexMb ?? '–'} | ${json.coldMs} | ${json.warmMs} | ${json.memory.peakRssMb} | ${yaml.coldMs} / ${yaml.warmMs} | ${yaml.memory.peakRssMb} |`,
+      ];
+    }),
+    '',
   ];
   const broken = indexer.sizes.filter((size) => size.incremental.breakdown);
   if (broken.length > 0) {

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApiCallCounter } from '../../lib/aws/api-calls';
-import { parseIndexerConfig } from '../../lib/helm/config';
+import { type IndexFormat, parseIndexerConfig } from '../../lib/helm/config';
 import { handleS3Event } from '../../lib/helm/reindexer';
 import { parseIndex, serializeIndex } from '../../lib/helm/repo/index-file';
 import { silentLogger } from '../../lib/observability/logger';
@@ -21,6 +21,8 @@ export interface IncrementalInput {
   keys: Array<{ key: string; size: number; etag: string }>;
   /** After the events, time each step of the whole-file path on its own (in a process whose memory is not reported). */
   breakdown: boolean;
+  /** The indexer's index format (the stored index is in the same form). */
+  indexFormat: IndexFormat;
 }
 
 /**
@@ -55,7 +57,11 @@ async function run(input: IncrementalInput): Promise<IncrementalResult> {
       forcePathStyle: true,
     }),
   );
-  const config = parseIndexerConfig({ bucket: input.bucket, prefix: input.prefix });
+  const config = parseIndexerConfig({
+    bucket: input.bucket,
+    prefix: input.prefix,
+    indexFormat: input.indexFormat,
+  });
   const wallMs: number[] = [];
   const outcomes: string[] = [];
   for (const object of input.keys) {

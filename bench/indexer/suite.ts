@@ -1,6 +1,9 @@
 import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { IndexFormat } from '../../lib/helm/config';
+import { parseIndex } from '../../lib/helm/repo/index-file';
+import { serializeIndexJson } from '../../lib/helm/repo/index-json';
 import { writtenIndexMetadata } from '../../lib/helm/store/index-store';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_CREDENTIALS, startMotoServer } from '../../test/support/moto-server';
@@ -38,6 +41,8 @@ export interface IncrementalMeasurement {
   apiCallsPerEvent: Record<string, number>;
   /** Each step of an update timed alone, in one more process (not in the memory figures). */
   breakdown?: UpdateBreakdown;
+  /** Size of the stored index this was measured on. */
+  indexMb?: number;
 }
 
 export interface IndexerSizeResult {
@@ -46,6 +51,8 @@ export interface IndexerSizeResult {
   /** Charts in the bucket during the incremental update. */
   bucketCharts: number;
   incremental: IncrementalMeasurement;
+  /** The same update with indexFormat json, the stored index being JSON (as `helm repo index --json`). */
+  incrementalJson?: IncrementalMeasurement;
   helmMerge: { medianMs: number; samplesMs: number[]; peakRssMb: number };
   helmFull: HelmRun & { chartsPerSecond: number };
   rebuild?: RebuildResult & { chartsPerSecond: number; memory: MemoryUsage };
@@ -174,6 +181,10 @@ class IndexerBench {
     log(
       `indexer ${versions}: incremental cold ${incremental.coldMs} ms, warm ${incremental.warmMs} ms, peak RSS ${incremental.memory.peakRssMb} MB`,
     );
+    const incrementalJson = await this.incremental(bucket, versions, false, 'json');
+    log(
+      `indexer ${versions}: incremental (JSON index) cold ${incrementalJson.coldMs} ms, warm ${incrementalJson.warmMs} ms, peak RSS ${incrementalJson.memory.peakRssMb} MB`,
+    );
 
     let rebuild: IndexerSizeResult['rebuild'];
     if (upload) {
@@ -198,6 +209,7 @@ class IndexerBench {
       indexBytes,
       bucketCharts: (upload ? versions : 0) + 2 * (repeats + 1),
       incremental,
+      incrementalJson,
       helmMerge: {
         medianMs: median(merges.map((m) => m.wallMs)),
         samplesMs: merges.map((m) => m.wallMs),
@@ -226,26 +238,31 @@ class IndexerBench {
     bucket: string,
     indexVersions: number,
     breakdown = false,
+    indexFormat: IndexFormat = 'yaml',
   ): Promise<IncrementalMeasurement> {
     // The steady state: stamped as this indexer stamps its own writes (helm's bytes here are the ones it
     // would write), so updates take the focused path. An unstamped index costs one whole-file update.
-    const indexBody = readFileSync(this.indexPath(indexVersions));
+    // The JSON form is what `helm repo index --json` writes for the same index (byte-equal, per the tests).
+    const yamlText = readFileSync(this.indexPath(indexVersions), 'utf8');
+    const indexText = indexFormat === 'json' ? serializeIndexJson(parseIndex(yamlText)) : yamlText;
     await this.put(
       bucket,
       `${PREFIX}index.yaml`,
-      indexBody,
-      writtenIndexMetadata(indexBody.toString('utf8')),
+      Buffer.from(indexText, 'utf8'),
+      writtenIndexMetadata(indexText),
     );
     const samples: number[][] = [];
     const memories: MemoryUsage[] = [];
     let apiCalls: Record<string, number> = {};
     for (let r = 0; r < this.options.repeats; r++) {
-      const outcome = await this.incrementalChild(bucket, false);
+      const outcome = await this.incrementalChild(bucket, false, indexFormat);
       samples.push(outcome.result.wallMs);
       memories.push(outcome.memory);
       apiCalls = outcome.result.apiCalls;
     }
-    const steps = breakdown ? (await this.incrementalChild(bucket, true)).result.breakdown : undefined;
+    const steps = breakdown
+      ? (await this.incrementalChild(bucket, true, indexFormat)).result.breakdown
+      : undefined;
     return {
       coldMs: median(samples.map((sample) => sample[0] ?? Number.NaN)),
       warmMs: median(samples.map((sample) => sample[1] ?? Number.NaN)),
@@ -256,12 +273,13 @@ class IndexerBench {
         peakHeapMb: Math.max(...memories.map((memory) => memory.peakHeapMb)),
       },
       apiCallsPerEvent: Object.fromEntries(Object.entries(apiCalls).map(([key, count]) => [key, count / 2])),
+      indexMb: Number((Buffer.byteLength(indexText) / 1e6).toFixed(1)),
       ...(steps ? { breakdown: steps } : {}),
     };
   }
 
   /** Uploads two new charts and runs a fresh process that handles one event for each. */
-  private async incrementalChild(bucket: string, breakdown: boolean) {
+  private async incrementalChild(bucket: string, breakdown: boolean, indexFormat: IndexFormat) {
     const keys: IncrementalInput['keys'] = [];
     for (let event = 0; event < 2; event++) {
       const spec = this.newChart();
@@ -276,6 +294,7 @@ class IndexerBench {
       prefix: PREFIX,
       keys,
       breakdown,
+      indexFormat,
     });
   }
 
