@@ -1,10 +1,10 @@
-import { type AwsClients, createAwsClients } from '../lib/aws/clients';
+import { createAwsClients } from '../lib/aws/clients';
 import { runWithAbortSignal, withAbortGate } from '../lib/lambda/abort-gate';
 import type { CfnEvent, ResponseUrlPolicy } from '../lib/lambda/cfn-event';
 import { cloudFormationHandler } from '../lib/lambda/cfn-middleware';
 import { putResponse, type SendResponse } from '../lib/lambda/cfn-response';
 import {
-  type DeploymentIdentity,
+  type CustomResourceContext,
   handleCustomResourceEvent,
   physicalResourceIdOnError,
   unconfiguredOutcome,
@@ -14,20 +14,9 @@ import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-c
 import { loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
 import { runWithDeadline } from '../lib/lambda/timeout-guard';
 import type { Logger } from '../lib/observability/logger';
-import type { MetricsSink } from '../lib/observability/metrics';
-import type { ReconcilerConfig } from '../lib/reconciler/types';
 
-export interface CustomResourceHandlerDeps {
-  clients: AwsClients;
-  logger: Logger;
-  stage: string;
-  region: string;
-  /** This deployment's stack and configuration version: requests naming others are refused. */
-  deployment: DeploymentIdentity;
-  /** The configuration the deployment wrote (AppConfig); never the event's. */
-  loadConfig: () => Promise<ReconcilerConfig>;
-  /** Per-run counts as CloudWatch metrics (none when not given). */
-  metrics?: MetricsSink;
+/** The context the handling needs, plus how the handler answers CloudFormation. */
+export interface CustomResourceHandlerDeps extends CustomResourceContext {
   /** Loopback http ResponseURLs are answered only against the local emulator. */
   responseUrlPolicy?: ResponseUrlPolicy;
   sendResponse?: SendResponse;
