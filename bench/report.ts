@@ -36,6 +36,8 @@ export const LIMITS = {
   incrementalVersions: 10_000,
   incrementalMs: 500,
   incrementalRssMb: 200,
+  /** Memory an incremental (focused) update adds, per byte of index. */
+  focusedMemoryPerIndexByte: 3,
   /** The bucket-size check allows this much noise between two timings of the same work. */
   growthTolerance: 0.25,
   growthToleranceMs: 50,
@@ -151,6 +153,23 @@ function indexerTargets(indexer: IndexerResults | undefined): TargetCheck[] {
       verdict: 'NOT RUN',
       measured: `size ${LIMITS.incrementalVersions} not in this run`,
     });
+  }
+  for (const large of indexer.largeIndex ?? []) {
+    const focused = large.runs.find((run) => run.path === 'focused');
+    if (!focused) continue;
+    checks.push({
+      target: `incremental update of a ${large.targetMb} MB index adds at most ${LIMITS.focusedMemoryPerIndexByte}× the index size to memory`,
+      verdict: focused.addedPerIndexByte <= LIMITS.focusedMemoryPerIndexByte ? 'PASS' : 'MISS',
+      measured: `${mbOf(focused.indexBytes)} MB index: peak RSS ${focused.memory.peakRssMb} MB over a ${focused.memory.baselineRssMb} MB baseline = ${focused.addedPerIndexByte}× the index`,
+    });
+    for (const run of large.runs) {
+      const budgetFactor = run.assumedPerIndexByte;
+      checks.push({
+        target: `the memory ceiling's factor for the ${run.path} path covers what it measured`,
+        verdict: run.addedPerIndexByte <= budgetFactor ? 'PASS' : 'MISS',
+        measured: `${run.addedPerIndexByte}× measured, ${budgetFactor}× assumed`,
+      });
+    }
   }
   const growth = indexer.bucketGrowth;
   const base = growth && indexer.sizes.find((size) => size.versions === growth.indexVersions);
@@ -329,6 +348,25 @@ function indexerMarkdown(indexer: IndexerResults): string[] {
     }),
     '',
   ];
+  const large = indexer.largeIndex ?? [];
+  if (large.length > 0) {
+    lines.push(
+      'Memory of one update of a large index (synthesised entries, two events in a fresh process), by the path it',
+      'takes: focused (an index this indexer wrote), whole (the same YAML unstamped, as helm or another tool leaves',
+      'it) and JSON. "Added" is peak RSS minus the RSS before the first event; the ceiling is what the indexer',
+      'accepts at 1,024 MB before reading an index (lib/helm/store/index-budget.ts), from the factor it assumes:',
+      '',
+      '| versions | path | index (MB) | events (ms) | peak RSS (MB) | baseline (MB) | added ÷ index | assumed | ceiling at 1,024 MB (MB) |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...large.flatMap((size) =>
+        size.runs.map(
+          (run) =>
+            `| ${size.versions} | ${run.path} | ${mbOf(run.indexBytes)} | ${run.wallMs.join(', ')} | ${run.memory.peakRssMb} | ${run.memory.baselineRssMb} | ${run.addedPerIndexByte} | ${run.assumedPerIndexByte} | ${mbOf(run.ceilingAt1024Mb)} |`,
+        ),
+      ),
+      '',
+    );
+  }
   const broken = indexer.sizes.filter((size) => size.incremental.breakdown);
   if (broken.length > 0) {
     lines.push(
@@ -383,4 +421,8 @@ function formatPercent(share: number): string {
 
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(1);
+}
+
+function mbOf(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
 }

@@ -17,6 +17,7 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  *   --only reconciler|indexer
  *   --sizes 100,500,1000    reconciler cluster counts
  *   --index-sizes 1000,10000,50000
+ *   --large-index-mb 60     index sizes (MB) of the memory scenario: focused, whole-file and JSON update
  *   --rebuild-sizes 1000,10000   index sizes whose charts are uploaded to moto and rebuilt
  *   --sequential-sizes 100  cluster counts also run at concurrency 1 behind the latency proxy
  *   --throttle-sizes 100    cluster counts also run with throttling injected
@@ -34,6 +35,7 @@ interface Options {
   only?: 'reconciler' | 'indexer';
   sizes: number[];
   indexSizes: number[];
+  largeIndexMb: number[];
   rebuildSizes: number[];
   sequentialSizes: number[];
   throttleSizes: number[];
@@ -58,6 +60,7 @@ export function parseOptions(argv: string[]): Options {
       only: { type: 'string' },
       sizes: { type: 'string' },
       'index-sizes': { type: 'string' },
+      'large-index-mb': { type: 'string' },
       'rebuild-sizes': { type: 'string' },
       'sequential-sizes': { type: 'string' },
       'throttle-sizes': { type: 'string' },
@@ -83,6 +86,7 @@ export function parseOptions(argv: string[]): Options {
     ...(values.only ? { only: values.only } : {}),
     sizes,
     indexSizes: numbers('--index-sizes', values['index-sizes'], quick ? [100, 500] : [1000, 10_000, 50_000]),
+    largeIndexMb: numbers('--large-index-mb', values['large-index-mb'], quick ? [2] : [60]),
     rebuildSizes: numbers('--rebuild-sizes', values['rebuild-sizes'], quick ? [100, 500] : [1000, 10_000]),
     sequentialSizes: numbers('--sequential-sizes', values['sequential-sizes'], [sizes[0] ?? 0]),
     throttleSizes: numbers('--throttle-sizes', values['throttle-sizes'], [sizes[0] ?? 0]),
@@ -176,6 +180,7 @@ async function main(): Promise<number> {
       );
       results.indexer = await runIndexerBench({
         sizes: options.indexSizes,
+        largeIndexMb: options.largeIndexMb,
         rebuildSizes: options.rebuildSizes.filter((size) => size <= largest),
         ...(growthBucket.length > 0
           ? {

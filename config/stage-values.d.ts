@@ -21,6 +21,7 @@ export interface SerialisedReconcilerConfig {
 export interface StageValues extends SerialisedReconcilerConfig {
   chartPath: string;
   chartIndexFormat: 'yaml' | 'json';
+  chartIndexerMemoryMb: number;
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
   parameters: Record<'CreateOidcProvider' | 'DataReadRoleName' | 'CreateDataBucketUser', string>;
 }
@@ -34,6 +35,7 @@ export function serialiseReconcilerConfig(
 export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
 export function chartIndexFormatOf(format: unknown, stage: string): 'yaml' | 'json';
+export function chartIndexerMemoryMbOf(value: unknown, stage: string): number;
 export function functionRolePathOf(stage: string): string;
 export function stageValues(stageFile: unknown, stage: string): StageValues;
 

@@ -204,6 +204,20 @@ function chartIndexFormatOf(format, stage) {
   return format;
 }
 
+/**
+ * chartIndexerMemoryMb: the reindex function's memory, which bounds the index it can update (README
+ * "Helm repository"); unset means 1024. Lambda accepts 128 to 10240 MB.
+ */
+function chartIndexerMemoryMbOf(value, stage) {
+  if (value === undefined || value === null || value === '') return 1024;
+  if (!Number.isInteger(value) || value < 128 || value > 10240) {
+    throw new Error(
+      `config/${stage}.yml: chartIndexerMemoryMb must be a whole number of MB from 128 to 10240 (got ${JSON.stringify(value)})`,
+    );
+  }
+  return value;
+}
+
 function chartPathOf(chartPrefix, stage) {
   if (typeof chartPrefix !== 'string' || !CHART_PREFIX.test(chartPrefix)) {
     throw new Error(
@@ -277,6 +291,7 @@ function stageValues(stageFile, stage) {
     boundaryResources,
     chartPath: chartPathOf(stageFile.chartPrefix, stage),
     chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
+    chartIndexerMemoryMb: chartIndexerMemoryMbOf(stageFile.chartIndexerMemoryMb, stage),
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
@@ -299,5 +314,6 @@ module.exports.serialiseReconcilerConfig = serialiseReconcilerConfig;
 module.exports.toCloudFormationString = toCloudFormationString;
 module.exports.chartPathOf = chartPathOf;
 module.exports.chartIndexFormatOf = chartIndexFormatOf;
+module.exports.chartIndexerMemoryMbOf = chartIndexerMemoryMbOf;
 module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

@@ -30,6 +30,7 @@ export function createHandler(deps: ReindexDeps) {
         ...deps,
         logger: deps.logger.forInvocation(context, { requestId: context.awsRequestId }),
         timeLeftMs: () => context.getRemainingTimeInMillis(),
+        ...memoryOf(context),
       };
       const invocation = parseInvocation(event);
       const summary =
@@ -41,6 +42,12 @@ export function createHandler(deps: ReindexDeps) {
       metrics.count(`IndexOutcome_${summary.outcome}`, 1);
       return summary;
     });
+}
+
+/** The function's memory, when the context gives a usable one. */
+function memoryOf(context: Context): { memoryMb?: number } {
+  const memoryMb = Number(context.memoryLimitInMB);
+  return Number.isInteger(memoryMb) && memoryMb > 0 ? { memoryMb } : {};
 }
 
 /**

@@ -113,6 +113,17 @@ export class IndexFormatError extends IrsaReconcilerError {
   }
 }
 
+/**
+ * The index is larger than this function's memory can update; it was left unchanged. Terminal: the same
+ * event would fail again until the memory is raised or the index shrinks.
+ */
+export class IndexTooLargeError extends IrsaReconcilerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, { ...options, retryable: false });
+    this.name = 'IndexTooLargeError';
+  }
+}
+
 /** An AWS call failed; `retryable` follows the SDK's own classification of the error. */
 export class AwsCallError extends IrsaReconcilerError {
   readonly operation: string;

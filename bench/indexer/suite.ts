@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { copyFileSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { IndexFormat } from '../../lib/helm/config';
-import { parseIndex } from '../../lib/helm/repo/index-file';
+import { applyChanges, emptyIndex, parseIndex, serializeIndex } from '../../lib/helm/repo/index-file';
 import { serializeIndexJson } from '../../lib/helm/repo/index-json';
+import { MEMORY_PER_INDEX_BYTE, maxIndexBytes, type UpdatePath } from '../../lib/helm/store/index-budget';
 import { writtenIndexMetadata } from '../../lib/helm/store/index-store';
+import type { ChartVersionEntry } from '../../lib/helm/types';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_CREDENTIALS, startMotoServer } from '../../test/support/moto-server';
 import { type ChartSpec, chartArchive, chartFileName, chartSpecs } from '../chart-factory';
@@ -20,6 +23,11 @@ export interface IndexerBenchOptions {
   rebuildSizes: number[];
   /** Incremental update of an index of `indexSize` versions in a bucket holding `bucketSize` charts. */
   bucketGrowth?: { indexSize: number; bucketSize: number };
+  /**
+   * Index sizes (MB) synthesised for the memory scenario: the same update on the focused path (stamped
+   * YAML), the whole-file path (unstamped YAML) and a JSON index, one process each.
+   */
+  largeIndexMb?: number[];
   /** Incremental updates (and helm merges) per size; medians are reported. */
   repeats: number;
   /** Charts read at once during a rebuild (the indexer's configured concurrency). */
@@ -64,8 +72,28 @@ export interface BucketGrowthResult {
   incremental: IncrementalMeasurement;
 }
 
+/** Memory of one update of a large index, by the path it takes. */
+export interface LargeIndexRun {
+  path: UpdatePath | 'json';
+  indexBytes: number;
+  wallMs: number[];
+  memory: MemoryUsage;
+  /** Peak RSS above the RSS before the update (runtime, SDK and code loaded), per byte of index. */
+  addedPerIndexByte: number;
+  /** What the indexer's ceiling check allows on this path at 1,024 MB, and the factor it assumes. */
+  ceilingAt1024Mb: number;
+  assumedPerIndexByte: number;
+}
+
+export interface LargeIndexResult {
+  targetMb: number;
+  versions: number;
+  runs: LargeIndexRun[];
+}
+
 export interface IndexerResults {
   sizes: IndexerSizeResult[];
+  largeIndex?: LargeIndexResult[];
   bucketGrowth?: BucketGrowthResult;
 }
 
@@ -107,13 +135,25 @@ export async function runIndexerBench(options: IndexerBenchOptions): Promise<Ind
         options.onError(`indexer ${size} versions`, error);
       }
     }
+    const largeIndex: LargeIndexResult[] = [];
+    for (const mb of options.largeIndexMb ?? []) {
+      try {
+        largeIndex.push(await bench.largeIndex(mb));
+      } catch (error) {
+        options.onError(`indexer large index ${mb} MB`, error);
+      }
+    }
     let growth: BucketGrowthResult | undefined;
     try {
       growth = options.bucketGrowth && (await bench.bucketGrowth(options.bucketGrowth));
     } catch (error) {
       options.onError('indexer bucket growth', error);
     }
-    return { sizes: results, ...(growth ? { bucketGrowth: growth } : {}) };
+    return {
+      sizes: results,
+      ...(largeIndex.length > 0 ? { largeIndex } : {}),
+      ...(growth ? { bucketGrowth: growth } : {}),
+    };
   } finally {
     s3.destroy();
     await moto.stop();
@@ -278,6 +318,49 @@ class IndexerBench {
     };
   }
 
+  /**
+   * An index of about `mb` MB (entries as helm writes them for the factory's charts, no archives behind
+   * them), updated by two events in a fresh process on each path. Memory is what matters here.
+   */
+  async largeIndex(mb: number): Promise<LargeIndexResult> {
+    const bucket = `bench-large-${mb}`;
+    await this.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const sample = Buffer.byteLength(serializeIndex(syntheticIndex(1000)));
+    const versions = Math.max(1, Math.round((mb * 1e6 * 1000) / sample));
+    const yaml = serializeIndex(syntheticIndex(versions));
+    this.options.log(
+      `indexer large index: ${versions} versions, ${(Buffer.byteLength(yaml) / 1e6).toFixed(1)} MB`,
+    );
+    const runs: LargeIndexRun[] = [];
+    for (const path of ['focused', 'whole', 'json'] as const) {
+      const text = path === 'json' ? serializeIndexJson(parseIndex(yaml)) : yaml;
+      const body = Buffer.from(text, 'utf8');
+      await this.put(
+        bucket,
+        `${PREFIX}index.yaml`,
+        body,
+        path === 'whole' ? undefined : writtenIndexMetadata(body),
+      );
+      const outcome = await this.incrementalChild(bucket, false, path === 'json' ? 'json' : 'yaml');
+      const { memory } = outcome;
+      const addedBytes = (memory.peakRssMb - memory.baselineRssMb) * 1024 * 1024;
+      const budgetPath: UpdatePath = path === 'focused' ? 'focused' : 'whole';
+      runs.push({
+        path,
+        indexBytes: body.length,
+        wallMs: outcome.result.wallMs,
+        memory,
+        addedPerIndexByte: Math.round((addedBytes / body.length) * 100) / 100,
+        ceilingAt1024Mb: maxIndexBytes(1024, budgetPath),
+        assumedPerIndexByte: MEMORY_PER_INDEX_BYTE[budgetPath],
+      });
+      this.options.log(
+        `indexer large index (${path}): ${outcome.result.wallMs.join(', ')} ms, peak RSS ${memory.peakRssMb} MB (baseline ${memory.baselineRssMb} MB)`,
+      );
+    }
+    return { targetMb: mb, versions, runs };
+  }
+
   /** Uploads two new charts and runs a fresh process that handles one event for each. */
   private async incrementalChild(bucket: string, breakdown: boolean, indexFormat: IndexFormat) {
     const keys: IncrementalInput['keys'] = [];
@@ -335,4 +418,24 @@ export function median(values: number[]): number {
 
 function perSecond(count: number, ms: number): number {
   return Math.round((count / ms) * 1000);
+}
+
+/** An index of `versions` entries for the factory's charts, as helm would write it for their archives. */
+function syntheticIndex(versions: number) {
+  const created = new Date('2026-01-01T00:00:00Z');
+  const changes = chartSpecs(versions).map((spec) => {
+    const entry: ChartVersionEntry = {
+      apiVersion: 'v2',
+      appVersion: spec.version,
+      created: '2026-01-01T00:00:00Z',
+      description: `Benchmark chart ${spec.name}`,
+      digest: createHash('sha256').update(`${spec.name}-${spec.version}`).digest('hex'),
+      name: spec.name,
+      type: 'application',
+      urls: [chartFileName(spec)],
+      version: spec.version,
+    };
+    return { kind: 'upsert' as const, entry };
+  });
+  return applyChanges(emptyIndex(created), changes, created).index;
 }

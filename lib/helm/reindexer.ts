@@ -50,6 +50,8 @@ export interface ReindexDeps {
   now?: () => Date;
   /** Time left in the invocation (Lambda's getRemainingTimeInMillis): bounds the write attempts. */
   timeLeftMs?: () => number;
+  /** The function's memory (Lambda's memoryLimitInMB): an index too large for it is refused up front. */
+  memoryMb?: number;
   /** Backoff jitter source and sleep, injectable for tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -128,6 +130,7 @@ class Run {
     return {
       ...(maxAttempts === undefined ? {} : { maxAttempts }),
       ...(this.deps.timeLeftMs ? { timeLeftMs: this.deps.timeLeftMs } : {}),
+      ...(this.deps.memoryMb === undefined ? {} : { memoryMb: this.deps.memoryMb }),
       logger: this.logger,
       format: this.deps.config.indexFormat,
       ...(this.deps.random ? { random: this.deps.random } : {}),

@@ -1,6 +1,19 @@
 import { createHash } from 'node:crypto';
-import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { AwsCallError, awsErrorCode, IndexFormatError, isNotFound, toAwsCallError } from '../../errors';
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  AwsCallError,
+  awsErrorCode,
+  IndexFormatError,
+  IrsaReconcilerError,
+  isNotFound,
+  toAwsCallError,
+} from '../../errors';
 import { type Logger, silentLogger } from '../../observability/logger';
 import type { IndexFormat } from '../config';
 import { parseIndex, serializeIndex } from '../repo/index-file';
@@ -13,6 +26,7 @@ import {
   splitIndexLayout,
 } from '../repo/index-layout';
 import type { IndexFile } from '../types';
+import { checkIndexFits, type UpdatePath } from './index-budget';
 
 /**
  * index.yaml in S3 as a compare-and-swap register: read it with its ETag, write it back only if it is
@@ -33,7 +47,7 @@ export type StoredIndex =
       etag: string;
       index: IndexFile;
       /** Set when `index` holds only the focused chart names; the rest of the file is kept as text. */
-      partial?: { layout: IndexLayout; names: Set<string> };
+      partial?: { layout: IndexLayout; names: Set<string>; room?: Buffer };
     }
   | { state: 'unreadable'; etag: string; error: IndexFormatError };
 
@@ -62,6 +76,11 @@ export interface ConditionalWriteOptions {
    * is laid out as Helm writes it, only those names are parsed and the decision sees only them.
    */
   focus?: () => IndexFocus;
+  /**
+   * The function's memory (Lambda's memoryLimitInMB). When given, an index too large to update within
+   * it is refused before its body is read (IndexTooLargeError), rather than running out of memory.
+   */
+  memoryMb?: number;
 }
 
 export interface ConditionalWriteResult {
@@ -112,61 +131,126 @@ export async function readIndex(
   location: IndexLocation,
   focus?: IndexFocus,
 ): Promise<StoredIndex> {
-  const stored = await fetchIndexText(s3, location);
+  const stored = await fetchIndexBody(s3, location);
   return stored === undefined ? { state: 'absent' } : decodeStored(stored, location, focus);
 }
 
-interface StoredText {
+interface StoredBody {
   etag: string;
-  text: string;
+  /** The object's bytes, read once into one buffer (never a string: see index-layout.ts). */
+  body: Buffer;
+  /** The allocation `body` is the start of, with spare bytes after it for an update in place. */
+  room?: Buffer;
   /** WRITTEN_DIGEST_METADATA of the object, if any. */
   writtenDigest?: string;
 }
 
-function bodyDigest(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+function bodyDigest(body: string | Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 /** The S3 user metadata written with an index body (see WRITTEN_DIGEST_METADATA). */
-export function writtenIndexMetadata(body: string): Record<string, string> {
+export function writtenIndexMetadata(body: string | Uint8Array): Record<string, string> {
   return { [WRITTEN_DIGEST_METADATA]: bodyDigest(body) };
 }
 
-async function fetchIndexText(s3: S3Client, location: IndexLocation): Promise<StoredText | undefined> {
+/**
+ * GETs the index. With a memory budget, its size (known from the headers) is checked against what the
+ * update path it will take can hold before any of the body is read.
+ */
+async function fetchIndexBody(
+  s3: S3Client,
+  location: IndexLocation,
+  budget?: { memoryMb: number; path: (stamped: boolean) => UpdatePath },
+): Promise<StoredBody | undefined> {
+  let response: GetObjectCommandOutput;
   try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
-    if (!response.Body || !response.ETag) throw new Error('GetObject returned no body or no ETag');
-    const writtenDigest = response.Metadata?.[WRITTEN_DIGEST_METADATA];
-    return {
-      etag: response.ETag,
-      text: await response.Body.transformToString('utf-8'),
-      ...(writtenDigest === undefined ? {} : { writtenDigest }),
-    };
+    response = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw toAwsCallError('S3:GetObject', error);
   }
+  const writtenDigest = response.Metadata?.[WRITTEN_DIGEST_METADATA];
+  try {
+    if (!response.Body || !response.ETag) throw new Error('GetObject returned no body or no ETag');
+    if (budget && response.ContentLength !== undefined) {
+      checkIndexFits(
+        location,
+        response.ContentLength,
+        budget.memoryMb,
+        budget.path(writtenDigest !== undefined),
+      );
+    }
+    const { body, room } = await readBody(response.Body as AsyncIterable<Uint8Array>, response.ContentLength);
+    return {
+      etag: response.ETag,
+      body,
+      ...(room ? { room } : {}),
+      ...(writtenDigest === undefined ? {} : { writtenDigest }),
+    };
+  } catch (error) {
+    (response.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    if (error instanceof IrsaReconcilerError) throw error;
+    throw toAwsCallError('S3:GetObject', error);
+  }
+}
+
+/**
+ * Spare bytes allocated after a body, so that an update (one chart's entry is at most the 4 MiB
+ * metadata cap) is assembled in the same buffer. Pages never written are never resident.
+ */
+export const UPDATE_ROOM_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The body in one buffer. With the length known it is allocated once (with UPDATE_ROOM_BYTES to spare,
+ * unpooled, so that writing past the body touches nothing else) and each chunk is copied in as it
+ * arrives: the index is held once, not as chunks plus their concatenation.
+ */
+async function readBody(
+  stream: AsyncIterable<Uint8Array>,
+  length: number | undefined,
+): Promise<{ body: Buffer; room?: Buffer }> {
+  if (length === undefined) {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    return { body: Buffer.concat(chunks) };
+  }
+  const room = Buffer.allocUnsafeSlow(length + UPDATE_ROOM_BYTES);
+  const body = room.subarray(0, length);
+  let filled = 0;
+  for await (const chunk of stream) {
+    if (filled + chunk.length > length) throw incompleteBody(`is longer than its Content-Length ${length}`);
+    body.set(chunk, filled);
+    filled += chunk.length;
+  }
+  if (filled !== length) throw incompleteBody(`ended after ${filled} of ${length} bytes`);
+  return { body, room };
+}
+
+/** A body that does not match its length was damaged in transit: reading again may succeed. */
+function incompleteBody(what: string): AwsCallError {
+  return new AwsCallError('S3:GetObject', 'IncompleteBody', `the index body ${what}`, { retryable: true });
 }
 
 function decodeStored(
-  { etag, text, writtenDigest }: StoredText,
+  { etag, body, room, writtenDigest }: StoredBody,
   location: IndexLocation,
   focus: IndexFocus | undefined,
 ): StoredIndex {
   try {
     const ownOutput =
-      writtenDigest !== undefined && focus !== undefined && writtenDigest === bodyDigest(text);
-    const layout = ownOutput && splitIndexLayout(text);
+      writtenDigest !== undefined && focus !== undefined && writtenDigest === bodyDigest(body);
+    const layout = ownOutput && splitIndexLayout(body);
     const focused = layout && focusedText(layout, focus);
     if (layout && focused) {
       return {
         state: 'readable',
         etag,
         index: parseIndex(focused.text),
-        partial: { layout, names: focused.names },
+        partial: { layout, names: focused.names, ...(room ? { room } : {}) },
       };
     }
-    return { state: 'readable', etag, index: parseIndex(text) };
+    return { state: 'readable', etag, index: parseIndex(body.toString('utf8')) };
   } catch (error) {
     if (!(error instanceof IndexFormatError)) throw error;
     return {
@@ -207,42 +291,45 @@ export async function updateIndex(
   let lastConflict: unknown;
   /** A write refused with a conflict that may have been our own landed write, seen on the SDK's retry. */
   let unconfirmed: Unconfirmed | undefined;
+  const budget: IndexBudget | undefined =
+    options.memoryMb === undefined
+      ? undefined
+      : {
+          memoryMb: options.memoryMb,
+          path: (stamped: boolean): UpdatePath => (focus && stamped ? 'focused' : 'whole'),
+        };
   let attempt = 0;
   for (;;) {
     attempt++;
     const startedWithMs = options.timeLeftMs?.();
-    const stored = await fetchIndexText(s3, location);
-    if (unconfirmed !== undefined && stored?.text === unconfirmed.body) {
+    const proposal = await propose({
+      s3,
+      location,
+      decide,
+      attempt,
+      format,
+      focus: focus?.(),
+      budget,
+      ...(unconfirmed ? { unconfirmedBody: unconfirmed.body } : {}),
+    });
+    if (proposal.kind === 'landed') {
       logger.info('the index holds exactly what the refused write carried: it had landed', {
         key: location.key,
         attempt,
       });
       return {
-        ...unconfirmed.result,
+        ...(unconfirmed as Unconfirmed).result,
         attempts: attempt,
         conflicts: conflicts - 1,
         confirmedByReadBack: true,
       };
     }
     unconfirmed = undefined;
-    let current: StoredIndex =
-      stored === undefined ? { state: 'absent' } : decodeStored(stored, location, focus?.());
-    let next = await decide(current, attempt);
-    if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
-    let body =
-      current.state === 'readable' && current.partial
-        ? mergeFocused(current.partial.layout, current.partial.names, serializeIndex(next))
-        : writeIndexText(next, format);
-    if (body === undefined) {
-      // The focused result does not fit back into the file: decide again on the whole index.
-      current = await readIndex(s3, location);
-      next = await decide(current, attempt);
-      if (next === undefined) return { outcome: 'none', attempts: attempt, conflicts };
-      body = writeIndexText(next, format);
-    }
-    const condition = current.state === 'absent' ? { IfNoneMatch: '*' } : { IfMatch: current.etag };
+    if (proposal.kind === 'none') return { outcome: 'none', attempts: attempt, conflicts };
+    const { body, etag, next } = proposal;
+    const condition = etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag };
     const written: ConditionalWriteResult = {
-      outcome: current.state === 'absent' ? 'created' : 'updated',
+      outcome: etag === undefined ? 'created' : 'updated',
       attempts: attempt,
       conflicts,
       index: next,
@@ -265,8 +352,8 @@ export async function updateIndex(
       if (!isWriteConflict(error, 'IfMatch' in condition)) {
         if (!isAmbiguous(error)) throw toAwsCallError('S3:PutObject', error);
         // The write may have landed with its answer lost: only the stored bytes can tell.
-        const after = await fetchIndexText(s3, location);
-        if (after?.text !== body) throw toAwsCallError('S3:PutObject', error);
+        const after = await fetchIndexBody(s3, location);
+        if (!after?.body.equals(body)) throw toAwsCallError('S3:PutObject', error);
         logger.warn('the index write failed without an answer, but reading back shows it landed', {
           key: location.key,
           attempt,
@@ -305,8 +392,66 @@ export async function updateIndex(
   );
 }
 
+interface ProposeInput {
+  s3: S3Client;
+  location: IndexLocation;
+  decide: DecideNextIndex;
+  attempt: number;
+  format: IndexFormat;
+  focus: IndexFocus | undefined;
+  budget: IndexBudget | undefined;
+  /** The body of a refused write that may have landed (see Unconfirmed). */
+  unconfirmedBody?: Buffer;
+}
+
+interface IndexBudget {
+  memoryMb: number;
+  path: (stamped: boolean) => UpdatePath;
+}
+
+type Proposal =
+  | { kind: 'none' }
+  /** The index holds exactly `unconfirmedBody`. */
+  | { kind: 'landed' }
+  /** Write `body`; `etag` is the version it replaces (undefined: there is no index yet). */
+  | { kind: 'write'; body: Buffer; etag: string | undefined; next: IndexFile };
+
+/**
+ * One attempt's read and decision, up to the body to write. Its own frame, so that the stored body and
+ * the layout's views into it can be collected before the write: during the PUT only the new body is held.
+ */
+async function propose(input: ProposeInput): Promise<Proposal> {
+  const { s3, location, decide, attempt, format, budget } = input;
+  const stored = await fetchIndexBody(s3, location, budget);
+  if (input.unconfirmedBody !== undefined && stored?.body.equals(input.unconfirmedBody)) {
+    return { kind: 'landed' };
+  }
+  let current: StoredIndex =
+    stored === undefined ? { state: 'absent' } : decodeStored(stored, location, input.focus);
+  let next = await decide(current, attempt);
+  if (next === undefined) return { kind: 'none' };
+  let body =
+    current.state === 'readable' && current.partial
+      ? mergeFocused(
+          current.partial.layout,
+          current.partial.names,
+          serializeIndex(next),
+          current.partial.room,
+        )
+      : Buffer.from(writeIndexText(next, format), 'utf8');
+  if (body === undefined) {
+    // The focused result does not fit back into the file: decide again on the whole index.
+    const whole = await fetchIndexBody(s3, location, budget && { ...budget, path: () => 'whole' });
+    current = whole === undefined ? { state: 'absent' } : decodeStored(whole, location, undefined);
+    next = await decide(current, attempt);
+    if (next === undefined) return { kind: 'none' };
+    body = Buffer.from(writeIndexText(next, format), 'utf8');
+  }
+  return { kind: 'write', body, etag: current.state === 'absent' ? undefined : current.etag, next };
+}
+
 interface Unconfirmed {
-  body: string;
+  body: Buffer;
   result: ConditionalWriteResult;
 }
 

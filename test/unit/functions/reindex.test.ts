@@ -106,6 +106,26 @@ describe('the reindex handler', () => {
   });
 });
 
+describe("the reindex handler and the function's memory", () => {
+  it("refuses an index larger than the invocation's memory can update, as a terminal failure", async () => {
+    // Prepare: lambdaContext() reports 512 MB; the index announces 100 MB
+    s3Mock
+      .on(GetObjectCommand, { Key: 'charts/index.yaml' })
+      .resolves({ Body: objectBody('apiVersion: v1\n'), ETag: '"x"', ContentLength: 100 * 1024 * 1024 });
+    s3Mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+    const { handler, lines } = setup();
+
+    // Act
+    const failure = handler({ action: 'rebuild' }, lambdaContext());
+
+    // Assess
+    await expect(failure).rejects.toMatchObject({ name: 'IndexTooLargeError', retryable: false });
+    await expect(failure).rejects.toThrow(/is 100\.0 MB; with 512 MB of memory/);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'ERROR', message: 'indexing failed' }));
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand);
+  });
+});
+
 describe('depsFromEnv', () => {
   it('builds the dependencies from a valid environment', () => {
     const deps = depsFromEnv({

@@ -1,10 +1,17 @@
 import { Readable } from 'node:stream';
 import { type GetObjectCommandOutput, S3ServiceException } from '@aws-sdk/client-s3';
 
-/** A GetObject body as the SDK returns it in Node: a readable stream with the transform helpers. */
+/**
+ * A GetObject body as the SDK returns it in Node: a readable stream with the transform helpers. A mock
+ * may hand the same response to several calls, where S3 sends a fresh stream each time: iterating it
+ * again yields the bytes again.
+ */
 export function objectBody(content: string | Uint8Array): GetObjectCommandOutput['Body'] {
   const bytes = Buffer.from(content);
   return Object.assign(Readable.from([bytes]), {
+    [Symbol.asyncIterator]: async function* () {
+      yield bytes;
+    },
     transformToString: async (encoding?: BufferEncoding) => bytes.toString(encoding ?? 'utf-8'),
     transformToByteArray: async () => new Uint8Array(bytes),
     transformToWebStream: () => {

@@ -1,5 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
-import { chartIndexFormatOf, stageValues, toCloudFormationString } from '../../../config/stage-values';
+import {
+  chartIndexerMemoryMbOf,
+  chartIndexFormatOf,
+  stageValues,
+  toCloudFormationString,
+} from '../../../config/stage-values';
 
 /** config/stage-values.js: what the stack derives from config/<stage>.yml, and what it refuses. */
 
@@ -30,6 +35,27 @@ function binding(name: string, prefix = name) {
     ],
   };
 }
+
+describe('chartIndexerMemoryMbOf', () => {
+  it.each([
+    [undefined, 1024],
+    ['', 1024],
+    [128, 128],
+    [3008, 3008],
+    [10240, 10240],
+  ])('reads %j as %d', (value, expected) => {
+    expect(chartIndexerMemoryMbOf(value, 'uat')).toBe(expected);
+  });
+
+  it.each([[64], [10241], [1024.5], ['2048']])(
+    'refuses %j, naming the stage file, the key and the range',
+    (value) => {
+      expect(() => chartIndexerMemoryMbOf(value, 'uat')).toThrow(
+        'config/uat.yml: chartIndexerMemoryMb must be a whole number of MB from 128 to 10240',
+      );
+    },
+  );
+});
 
 describe('chartIndexFormatOf', () => {
   it.each([

@@ -210,6 +210,10 @@ describe('the packaged template', () => {
     expect(bucketFindings(template)).toEqual([]);
   });
 
+  it("gives the indexer the stage's chartIndexerMemoryMb (1024 MB when unset, as in the uat stage)", () => {
+    expect(props('ReindexLambdaFunction').MemorySize).toBe(1024);
+  });
+
   it('runs every function on Node.js 24 on arm64, with its own role and a log group with retention', () => {
     const roles = new Set<string>();
     for (const id of functions) {

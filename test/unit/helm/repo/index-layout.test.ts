@@ -67,17 +67,30 @@ function focusOfChanges(changes: ResolvedChange[]): IndexFocus {
   };
 }
 
-/** The same update through the layout: parse the focused blocks only, splice the result back. */
-function focusedUpdate(text: string, changes: ResolvedChange[]): { changed: boolean; text: string } {
-  const layout = splitIndexLayout(text);
+/**
+ * The same update through the layout: parse the focused blocks only, splice the result back. With
+ * `spare`, the stored bytes sit at the start of a buffer with that many bytes after them, and the
+ * result is assembled there when it fits (as the store does with the body it read).
+ */
+function focusedUpdate(
+  text: string,
+  changes: ResolvedChange[],
+  spare?: number,
+): { changed: boolean; text: string; inPlace?: boolean } {
+  const stored = Buffer.from(text);
+  const room = spare === undefined ? undefined : Buffer.alloc(stored.length + spare, 0x7e);
+  room && stored.copy(room);
+  const layout = splitIndexLayout(room ? room.subarray(0, stored.length) : stored);
   if (!layout) throw new Error('not in the canonical layout');
   const focused = focusedText(layout, focusOfChanges(changes));
   if (!focused) throw new Error('focus refused');
   const result = applyChanges(parseIndex(focused.text), changes, T1);
   if (!result.changed) return { changed: false, text };
-  const merged = mergeFocused(layout, focused.names, serializeIndex(result.index));
+  const merged = mergeFocused(layout, focused.names, serializeIndex(result.index), room);
   if (merged === undefined) throw new Error('merge refused');
-  return { changed: true, text: merged };
+  if (room) return { changed: true, text: merged.toString('utf8'), inPlace: merged.buffer === room.buffer };
+  if (merged === undefined) throw new Error('merge refused');
+  return { changed: true, text: merged.toString('utf8') };
 }
 
 describe('splitIndexLayout', () => {
@@ -90,7 +103,7 @@ describe('splitIndexLayout', () => {
 
     // Assess
     expect(layout?.blocks.map(([name]) => name)).toEqual(['chart-9', 'chart-10']);
-    expect(layout?.blocks[0]?.[1].startsWith('  chart-9:\n  - ')).toBe(true);
+    expect(layout?.blocks[0]?.[1].toString().startsWith('  chart-9:\n  - ')).toBe(true);
     expect(layout?.generatedLine).toBe('generated: "2026-01-02T03:04:05.678Z"\n');
     expect(
       `apiVersion: v1\nentries:\n${layout?.blocks.map(([, b]) => b).join('')}${layout?.generatedLine}`,
@@ -198,6 +211,35 @@ describe('a focused update', () => {
       { numRuns: 500 },
     );
   });
+
+  it('writes the same bytes when it assembles the result in place in the buffer it read', () => {
+    let inPlace = 0;
+    let copied = 0;
+    fc.assert(
+      fc.property(
+        fc.array(anEntry, { maxLength: 12 }),
+        fc.array(aChange, { minLength: 1, maxLength: 4 }),
+        // Spare room from none to more than any update here needs: both the in-place and the copy case.
+        fc.nat({ max: 2000 }),
+        (existing, changes, spare) => {
+          // Prepare
+          const text = serializeIndex(parseIndex(serializeIndex(indexOf(...existing))));
+
+          // Act
+          const focused = focusedUpdate(text, changes, spare);
+
+          // Assess
+          const full = fullUpdate(text, changes);
+          expect({ changed: focused.changed, text: focused.text }).toEqual(full);
+          if (focused.inPlace === true) inPlace++;
+          if (focused.inPlace === false) copied++;
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    expect(inPlace).toBeGreaterThan(100);
+    expect(copied).toBeGreaterThan(10);
+  });
 });
 
 describe("Go's nil lists", () => {
@@ -294,7 +336,7 @@ describe('updateIndex with a focus', () => {
     expect(seen).toEqual([['beta']]);
     const written = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
     expect(written.IfMatch).toBe('"e1"');
-    expect(written.Body).toBe(fullUpdate(stored, [{ kind: 'upsert', entry: added }]).text);
+    expect(String(written.Body)).toBe(fullUpdate(stored, [{ kind: 'upsert', entry: added }]).text);
     expect(written.Metadata).toEqual(stampOf(String(written.Body)));
   });
 
@@ -363,7 +405,7 @@ describe('updateIndex with a focus', () => {
 
     // Assess: the whole-file result, which is helm's
     const written = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input as PutObjectCommandInput;
-    expect(written.Body).toBe(fullUpdate(stored, changes).text);
+    expect(String(written.Body)).toBe(fullUpdate(stored, changes).text);
     expect(String(written.Body)).not.toContain('not-a-version');
     expect(String(written.Body).indexOf('alpha-2.0.0.tgz')).toBeLessThan(
       String(written.Body).indexOf('alpha-1.0.0.tgz'),
