@@ -4,6 +4,8 @@
 #     the tests, the demo and the benchmarks run on it (scripts/with-node.sh), whatever node the machine has
 #   - moto[server] (the AWS emulator) and cfn-lint, in a Python virtualenv
 #   - the real Helm client, built from the Go module proxy
+#   - helm-reference (tools/helm-reference): helm's own pkg/repo of the same version as a small program,
+#     and the index files of helm's test data it is run on (.tools/helm-testdata)
 set -euo pipefail
 
 NODE_VERSION=24.22.3
@@ -52,12 +54,38 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if ! [ -x "$tools/bin/helm" ] || ! "$tools/bin/helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+# `go install` leaves helm's version string at its default ("v3.21"), so a stamp says which one was built.
+if ! [ -x "$tools/bin/helm" ] || ! [ -f "$tools/bin/.helm-$HELM_VERSION" ]; then
   if ! command -v go >/dev/null; then
     echo "setup-tools: go is required to build the Helm client ($HELM_VERSION)" >&2
     exit 1
   fi
   echo "setup-tools: building helm $HELM_VERSION with go install (a few minutes the first time)" >&2
   GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -f "$tools/bin"/.helm-v*
+  touch "$tools/bin/.helm-$HELM_VERSION"
 fi
-echo "setup-tools: node $("$tools/node/bin/node" --version), moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $("$tools/bin/helm" version --short) ready in .tools/" >&2
+reference_src="$root/tools/helm-reference"
+if ! grep -qx "require helm.sh/helm/v3 $HELM_VERSION" "$reference_src/go.mod"; then
+  echo "setup-tools: tools/helm-reference/go.mod must require helm.sh/helm/v3 $HELM_VERSION, the helm built here" >&2
+  exit 1
+fi
+reference_stamp="$tools/bin/.helm-reference-$(cat "$reference_src/go.mod" "$reference_src/go.sum" "$reference_src/main.go" | sha256sum | cut -c1-16)"
+if ! [ -x "$tools/bin/helm-reference" ] || ! [ -f "$reference_stamp" ]; then
+  echo "setup-tools: building helm-reference (helm.sh/helm/v3 $HELM_VERSION pkg/repo)" >&2
+  (cd "$reference_src" && GOFLAGS=-mod=mod go build -o "$tools/bin/helm-reference" .)
+  rm -f "$tools/bin"/.helm-reference-*
+  touch "$reference_stamp"
+fi
+testdata="$tools/helm-testdata"
+if ! [ -f "$testdata/.complete-$HELM_VERSION" ]; then
+  module_dir="$(cd "$reference_src" && GOFLAGS=-mod=mod go list -m -f '{{.Dir}}' helm.sh/helm/v3)"
+  echo "setup-tools: copying helm $HELM_VERSION's index test data into .tools/helm-testdata" >&2
+  rm -rf "$testdata"
+  mkdir -p "$testdata"
+  # Every index file under a testdata folder, and index_test.go (its index strings), paths kept.
+  (cd "$module_dir" && { find . -path '*testdata*' -type f \( -name '*index*.yaml' -o -name '*index*.json' \); echo ./pkg/repo/index_test.go; } | tar -cf - -T -) | tar -xf - -C "$testdata"
+  chmod -R u+w "$testdata"
+  touch "$testdata/.complete-$HELM_VERSION"
+fi
+echo "setup-tools: node $("$tools/node/bin/node" --version), moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $HELM_VERSION and helm-reference ready in .tools/" >&2

@@ -28,6 +28,11 @@ export interface IndexFile {
    * `name: null`), which helm writes back as `null`.
    */
   entries: Record<string, ChartVersionEntry[] | null>;
+  /**
+   * Set on an index read with `entries` absent or null: Go's nil map, which helm writes back as
+   * `entries: null` while it has no entries (an empty map is written `{}`).
+   */
+  entriesNil?: true;
   generated: string;
   serverInfo?: Record<string, unknown>;
   /** Kept when present in an existing index (Helm writes it only when non-empty). */

@@ -320,6 +320,7 @@ function decodeIndex(
   let apiVersion = '';
   let generated = GO_ZERO_TIME;
   const entries: Record<string, ChartVersionEntry[]> = {};
+  let entriesRead = false;
   const index: Partial<IndexFile> = {};
   for (const [rawKey, value] of document.entries) {
     const key =
@@ -342,6 +343,7 @@ function decodeIndex(
       }
       case 'entries':
         decodeEntries(value, source, entries, onDropped);
+        entriesRead = true;
         break;
       case 'serverInfo':
         if (typeof value === 'string' || value.kind !== 'map')
@@ -369,6 +371,7 @@ function decodeIndex(
   }
   if (apiVersion === '') throw new IndexFormatError('no API version specified');
   const result: IndexFile = { apiVersion: apiVersion as 'v1', entries, generated };
+  if (!entriesRead) result.entriesNil = true;
   if (index.serverInfo !== undefined && Object.keys(index.serverInfo).length > 0)
     result.serverInfo = index.serverInfo;
   if (index.publicKeys !== undefined && index.publicKeys.length > 0) result.publicKeys = index.publicKeys;
@@ -419,6 +422,11 @@ function expectString(value: YamlValue, where: string): string {
   throw new IndexFormatError(`${where} is not a string`);
 }
 
+/** Go's nil entries map: read as absent or null, and still without entries. */
+export function isNilEntries(index: IndexFile): boolean {
+  return index.entriesNil === true && Object.keys(index.entries).length === 0;
+}
+
 /** The index as `helm repo index` writes it: Go's JSON field set, keys sorted, yaml.v2 formatting. */
 export function serializeIndex(index: IndexFile): string {
   const entries: Record<string, GoValue> = {};
@@ -426,7 +434,7 @@ export function serializeIndex(index: IndexFile): string {
     entries[name] = versions === null ? null : versions.map(withoutEmptyFields);
   const document: Record<string, GoValue> = {
     apiVersion: index.apiVersion,
-    entries,
+    entries: isNilEntries(index) ? null : entries,
     generated: index.generated,
   };
   if (index.serverInfo !== undefined && Object.keys(index.serverInfo).length > 0) {

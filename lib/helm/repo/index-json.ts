@@ -8,6 +8,7 @@
 
 import type { IndexFile } from '../types';
 import type { GoValue } from '../yaml/go-yaml';
+import { isNilEntries } from './index-file';
 import { GO_FIELD_ORDER } from './metadata';
 
 type StructName = keyof typeof GO_FIELD_ORDER;
@@ -21,7 +22,7 @@ export function serializeIndexJson(index: IndexFile): string {
   }
   writers.set('apiVersion', () => out.push(quote(index.apiVersion)));
   writers.set('generated', () => out.push(quote(index.generated)));
-  writers.set('entries', () => writeEntries(out, index.entries));
+  writers.set('entries', () => (isNilEntries(index) ? out.push('null') : writeEntries(out, index.entries)));
   if (index.publicKeys !== undefined && index.publicKeys.length > 0) {
     writers.set('publicKeys', (depth) => writeValue(out, index.publicKeys as GoValue, depth));
   }

@@ -10,6 +10,7 @@ import {
   parseIndex,
   serializeIndex,
 } from '../../../../lib/helm/repo/index-file';
+import { serializeIndexJson } from '../../../../lib/helm/repo/index-json';
 import type { ChartArchive, ChartVersionEntry, IndexFile } from '../../../../lib/helm/types';
 import { parseEmittedYaml } from '../../../../lib/helm/yaml/fast-yaml';
 import { parseGoYaml } from '../../../../lib/helm/yaml/go-yaml-parse';
@@ -461,3 +462,32 @@ function roundTrip(text: string): unknown {
 function normalised(index: IndexFile): unknown {
   return JSON.parse(JSON.stringify(parseIndex(JSON.stringify(index))));
 }
+
+describe("Go's nil entries map", () => {
+  const GENERATED = 'generated: "2026-01-02T03:04:05Z"\n';
+
+  it.each([
+    ['entries: null', `apiVersion: v1\nentries: null\n${GENERATED}`],
+    ['no entries key', `apiVersion: v1\n${GENERATED}`],
+  ])('writes an index read with %s back as entries: null, as helm does', (_, text) => {
+    expect(serializeIndex(parseIndex(text))).toBe(`apiVersion: v1\nentries: null\n${GENERATED}`);
+    expect(serializeIndexJson(parseIndex(text))).toContain('"entries": null');
+  });
+
+  it('keeps entries: {} as an empty map', () => {
+    const text = `apiVersion: v1\nentries: {}\n${GENERATED}`;
+    expect(serializeIndex(parseIndex(text))).toBe(text);
+    expect(serializeIndexJson(parseIndex(text))).toContain('"entries": {}');
+  });
+
+  it('writes the entries once a chart is added to a nil map', () => {
+    const index = parseIndex(`apiVersion: v1\nentries: null\n${GENERATED}`);
+    const entry = chartEntry(
+      { metadata: { apiVersion: 'v2', name: 'alpha', version: '1.0.0' }, digest: 'a'.repeat(64), size: 1 },
+      'alpha-1.0.0.tgz',
+      new Date('2026-01-02T03:04:05Z'),
+    );
+    const added = applyChanges(index, [{ kind: 'upsert', entry }], new Date('2026-01-02T03:04:06Z')).index;
+    expect(serializeIndex(added)).toContain('entries:\n  alpha:\n');
+  });
+});
