@@ -19,6 +19,12 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
+import {
+  type AssociationAction,
+  applyAssociation,
+  installAgent,
+  type PodIdentityApplyContext,
+} from './apply-pod-identity';
 import type { ReconcilerDeps } from './deps';
 import { listAttachedPolicyArns, listInlinePolicyNames, readRole, readTags } from './observe/iam-roles';
 import { isOwnedRole, TAG_MANAGED_BY, TAG_MANAGED_BY_VALUE, TAG_STAGE } from './ownership';
@@ -33,8 +39,9 @@ import type {
   ReconcilerConfig,
 } from './types';
 
-type RoleAction = Exclude<Action, { kind: 'create-oidc-provider' }>;
 type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
+type AgentAction = Extract<Action, { kind: 'install-agent' }>;
+type RoleAction = Exclude<Action, ProviderAction | AgentAction | AssociationAction>;
 
 /**
  * The order of one role's actions: it exists first, gets its boundary next (the stack's IAM policy lets
@@ -58,6 +65,12 @@ export interface ApplyOptions {
    * names was created moments ago in this run (IAM is eventually consistent). Default 2 s, 4 s, 8 s.
    */
   providerPropagationDelaysMs?: readonly number[];
+  /**
+   * Waits before retrying an association refused because its role, created in this run, is not yet
+   * visible to EKS (IAM is eventually consistent). Default 2 s, 4 s, 8 s, 16 s.
+   */
+  roleVisibilityDelaysMs?: readonly number[];
+  sleep?: (ms: number) => Promise<void>;
 }
 
 interface ApplyContext {
@@ -71,10 +84,12 @@ interface ApplyContext {
 }
 
 /**
- * Executes exactly the plan. OIDC providers are created first; then every role's actions run in
- * order, roles in parallel (at most `concurrency` at once). A failed action stops the rest of its
- * role only; every action gets an outcome. The SDK retries throttling and 5xx itself; what still
- * fails is reported with the retryable flag of the error.
+ * Executes exactly the plan, in phases: OIDC providers and the Pod Identity agent add-ons; then every
+ * role's actions but deletes, in order, roles in parallel (at most `concurrency` at once); then the
+ * associations (a create or update only once its role is in place); last the role deletes (so a
+ * teardown removes associations before their role). A failed action stops the rest of its role only;
+ * every action gets an outcome. The SDK retries throttling and 5xx itself; what still fails is reported
+ * with the retryable flag of the error.
  */
 export async function apply(
   deps: ReconcilerDeps,
@@ -104,14 +119,75 @@ export async function apply(
     failedProviders,
     propagationDelaysMs: options.providerPropagationDelaysMs ?? [2_000, 4_000, 8_000],
   };
+  const podContext: PodIdentityApplyContext = {
+    deps,
+    config,
+    roleVisibilityDelaysMs: options.roleVisibilityDelaysMs ?? [2_000, 4_000, 8_000, 16_000],
+    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  };
+
+  const agents = plan.actions.filter((action): action is AgentAction => action.kind === 'install-agent');
+  const installed = await mapSettled(agents, config.concurrency, (action) =>
+    installAgent(podContext, action.region, action.clusterName),
+  );
+  for (const [index, action] of agents.entries()) results.set(action, toOutcome(installed[index]));
 
   const byRole = new Map<string, RoleAction[]>();
+  const deletesByRole = new Map<string, RoleAction[]>();
+  const associations: AssociationAction[] = [];
   for (const action of plan.actions) {
-    if (action.kind === 'create-oidc-provider') continue;
+    if (action.kind === 'create-oidc-provider' || action.kind === 'install-agent') continue;
+    if (isAssociationAction(action)) {
+      associations.push(action);
+      continue;
+    }
+    const groups = action.kind === 'delete' ? deletesByRole : byRole;
     const name = roleNameOf(action);
-    byRole.set(name, [...(byRole.get(name) ?? []), action]);
+    groups.set(name, [...(groups.get(name) ?? []), action]);
   }
+  const failedRoles = new Map<string, string>();
+  const createdRoles = new Set<string>();
   await mapSettled([...byRole.values()], config.concurrency, async (actions) => {
+    for (const [action, outcome] of await applyRole(context, actions)) {
+      results.set(action, outcome);
+      const name = roleNameOf(action as RoleAction);
+      if (outcome.status === 'failed') failedRoles.set(name, outcome.error);
+      else if (action.kind === 'create') createdRoles.add(name);
+    }
+  });
+
+  await mapSettled(associations, config.concurrency, async (action) => {
+    const roleName =
+      action.kind === 'create-association'
+        ? action.association.roleName
+        : action.kind === 'update-association'
+          ? action.roleName
+          : undefined;
+    const roleError = roleName === undefined ? undefined : failedRoles.get(roleName);
+    if (roleError !== undefined) {
+      results.set(action, {
+        status: 'failed',
+        error: `not attempted: role ${roleName} failed`,
+        retryable: true,
+      });
+      return;
+    }
+    const outcome = toOutcome(
+      await settle(() =>
+        applyAssociation(podContext, action, roleName !== undefined && createdRoles.has(roleName)),
+      ),
+    );
+    results.set(action, outcome);
+    if (outcome.status === 'failed') {
+      deps.logger.warn('action failed', {
+        action: action.kind,
+        target: action.association,
+        error: outcome.error,
+      });
+    }
+  });
+
+  await mapSettled([...deletesByRole.values()], config.concurrency, async (actions) => {
     for (const [action, outcome] of await applyRole(context, actions)) results.set(action, outcome);
   });
 
@@ -135,7 +211,9 @@ async function applyRole(
   let blocker: { error: string; retryable: boolean } | undefined;
   for (const action of ordered) {
     const providerError =
-      action.kind === 'create' ? context.failedProviders.get(action.role.oidcProviderArn) : undefined;
+      action.kind === 'create' && action.role.mode === 'irsa'
+        ? context.failedProviders.get(action.role.oidcProviderArn)
+        : undefined;
     let outcome: ActionOutcome;
     if (blocker) {
       outcome = { status: 'failed', error: `not attempted: ${blocker.error}`, retryable: blocker.retryable };
@@ -162,6 +240,15 @@ async function applyRole(
     }
   }
   return outcomes;
+}
+
+function isAssociationAction(action: Action): action is AssociationAction {
+  return (
+    action.kind === 'create-association' ||
+    action.kind === 'update-association' ||
+    action.kind === 'delete-association' ||
+    action.kind === 'association-no-op'
+  );
 }
 
 export function roleNameOf(action: RoleAction): string {
@@ -321,7 +408,10 @@ async function createRole(
     Tags: toTagList(role.tags),
     PermissionsBoundary: role.permissionsBoundaryArn,
   });
-  const waits = context.newProviders.has(role.oidcProviderArn) ? [...context.propagationDelaysMs] : [];
+  const waits =
+    role.mode === 'irsa' && context.newProviders.has(role.oidcProviderArn)
+      ? [...context.propagationDelaysMs]
+      : [];
   for (;;) {
     try {
       await deps.clients.iam.send(request);

@@ -1,7 +1,9 @@
 import { apply } from './apply';
 import type { ReconcilerDeps } from './deps';
+import { observeAssociations } from './observe/associations';
 import { discover, discoverAccount } from './observe/discovery';
 import { observe } from './observe/observe';
+import { isPodIdentityRole } from './ownership';
 import { desiredState } from './plan/desired';
 import { NAME_TAKEN_REASON, plan, teardownPlan } from './plan/plan';
 import { computeCounts, targetOf } from './report';
@@ -28,16 +30,13 @@ export type { ReconcilerDeps } from './deps';
 export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
   const before = deps.clients.calls.snapshot();
   const discovery = await discover(deps, config);
-  const observed = await observe(deps, config, { oidcProviderArns: discovery.oidcProviderArns });
+  const roles = await observe(deps, config, { oidcProviderArns: discovery.oidcProviderArns });
   const desired = desiredState(config, discovery);
+  const associations = await observeAssociations(deps, config, discovery, desired, roles.roles);
+  const observed = associations ? { ...roles, associations } : roles;
   const thePlan = plan(desired, observed, discovery, config);
   const results = await execute(deps, thePlan, config);
-  const regions: RegionReport[] = discovery.regions.map((scan) => ({
-    region: scan.region,
-    status: scan.status,
-    clusters: scan.clusters.length,
-    ...(scan.status === 'unknown' ? { error: scan.error } : {}),
-  }));
+  const regions = regionReports(discovery);
   return finish(
     deps,
     config,
@@ -46,14 +45,44 @@ export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig):
   );
 }
 
-/** Deletes every role this deployment owns (its path, owner tag and stage tag): the stack's Delete. */
+/**
+ * Deletes every role this deployment owns (its path, owner tag and stage tag), and, when it owns Pod
+ * Identity roles, every association it owns in the scanned regions first: the stack's Delete.
+ */
 export async function teardown(deps: ReconcilerDeps, config: ReconcilerConfig): Promise<ReconcileReport> {
   const before = deps.clients.calls.snapshot();
-  const account = await discoverAccount(deps);
-  const observed = await observe(deps, config, { oidcProviderArns: [] });
+  const roles = await observe(deps, config, { oidcProviderArns: [] });
+  let account: AccountInfo;
+  let regions: RegionReport[] = [];
+  let observed = roles;
+  if (roles.roles.some(isPodIdentityRole)) {
+    const discovery = await discover(deps, config);
+    account = discovery.account;
+    regions = regionReports(discovery);
+    const noBindings = { ...config, bindings: [] };
+    const associations = await observeAssociations(
+      deps,
+      noBindings,
+      discovery,
+      { roles: [], oidcProviders: [], associations: [], skipped: [] },
+      roles.roles,
+    );
+    observed = associations ? { ...roles, associations } : roles;
+  } else {
+    account = await discoverAccount(deps);
+  }
   const thePlan = teardownPlan(observed, config);
   const results = await execute(deps, thePlan, config);
-  return finish(deps, config, { account, regions: [], plan: thePlan, results, before }, 'teardown');
+  return finish(deps, config, { account, regions, plan: thePlan, results, before }, 'teardown');
+}
+
+function regionReports(discovery: Awaited<ReturnType<typeof discover>>): RegionReport[] {
+  return discovery.regions.map((scan) => ({
+    region: scan.region,
+    status: scan.status,
+    clusters: scan.clusters.length,
+    ...(scan.status === 'unknown' ? { error: scan.error } : {}),
+  }));
 }
 
 async function execute(

@@ -16,17 +16,52 @@ const CATEGORY: Record<Action['kind'], Category> = {
   'detach-policy': 'updated',
   delete: 'deleted',
   'no-op': 'unchanged',
+  'install-agent': 'created',
+  'create-association': 'created',
+  'update-association': 'updated',
+  'delete-association': 'deleted',
+  'association-no-op': 'unchanged',
 };
 
-/** The role name an action is about, or the issuer URL for an OIDC provider. */
+/**
+ * The role name an action is about, the issuer URL for an OIDC provider, `<region>/<cluster>
+ * <namespace>/<serviceAccount>` for an association, `<region>/<cluster> eks-pod-identity-agent` for
+ * the add-on.
+ */
 export function targetOf(action: Action): string {
   switch (action.kind) {
     case 'create-oidc-provider':
       return action.provider.issuerUrl;
     case 'create':
       return action.role.roleName;
+    case 'install-agent':
+      return `${action.region}/${action.clusterName} eks-pod-identity-agent`;
+    case 'create-association':
+    case 'update-association':
+    case 'delete-association':
+    case 'association-no-op': {
+      const { region, clusterName, namespace, serviceAccount } = action.association;
+      return `${region}/${clusterName} ${namespace}/${serviceAccount}`;
+    }
     default:
       return action.roleName;
+  }
+}
+
+/** What kind of resource an action is about, for counting per resource. */
+function resourceOf(action: Action): string {
+  switch (action.kind) {
+    case 'create-oidc-provider':
+      return 'provider';
+    case 'install-agent':
+      return 'addon';
+    case 'create-association':
+    case 'update-association':
+    case 'delete-association':
+    case 'association-no-op':
+      return 'association';
+    default:
+      return 'role';
   }
 }
 
@@ -41,7 +76,7 @@ export function computeCounts(
 ): ReportCounts {
   const byTarget = new Map<string, { categories: Set<Category>; failed: boolean }>();
   for (const { action, outcome } of results) {
-    const key = `${action.kind === 'create-oidc-provider' ? 'provider' : 'role'}:${targetOf(action)}`;
+    const key = `${resourceOf(action)}:${targetOf(action)}`;
     const entry = byTarget.get(key) ?? { categories: new Set<Category>(), failed: false };
     entry.categories.add(CATEGORY[action.kind]);
     if (outcome.status === 'failed') entry.failed = true;
@@ -71,7 +106,15 @@ function detailOf(action: Action): string {
     case 'create-oidc-provider':
       return `${action.provider.region}/${action.provider.clusterName}`;
     case 'create':
-      return `${action.role.region}/${action.role.clusterName} ${action.role.bindingName}`;
+      return action.role.mode === 'irsa'
+        ? `${action.role.region}/${action.role.clusterName} ${action.role.bindingName}`
+        : `pod-identity ${action.role.bindingName}`;
+    case 'create-association':
+      return `${action.association.bindingName} → ${action.association.roleName}`;
+    case 'update-association':
+      return `${action.associationId} → ${action.roleName}`;
+    case 'delete-association':
+      return `${action.associationId}: ${action.reason}`;
     case 'put-policy':
     case 'delete-policy':
       return action.policyName;
@@ -209,6 +252,12 @@ export function describeAction(action: Action): string {
     case 'put-policy':
     case 'delete-policy':
       return `${action.kind} ${action.roleName}/${action.policyName}`;
+    case 'install-agent':
+    case 'create-association':
+    case 'update-association':
+    case 'delete-association':
+    case 'association-no-op':
+      return `${action.kind} ${targetOf(action)}`;
     default:
       return `${action.kind} ${action.roleName}`;
   }

@@ -18,12 +18,26 @@ export interface PolicyBinding {
   params: Record<string, string | string[]>;
 }
 
+/**
+ * How a binding reaches AWS: `irsa`, one role per (cluster, binding) trusted by the cluster's OIDC
+ * provider; `pod-identity`, one role per binding for the whole fleet and one EKS Pod Identity
+ * association per selected cluster.
+ */
+export type AccessMode = 'irsa' | 'pod-identity';
+
 export interface Binding {
   /** Short stable id of the binding: part of role names, tags and inline policy names. */
   name: string;
   namespace: string;
   serviceAccount: string;
   policies: PolicyBinding[];
+  /** The binding's own `mode`, or the stage's `defaultMode`. */
+  mode: AccessMode;
+}
+
+export interface PodIdentitySettings {
+  /** Create the `eks-pod-identity-agent` add-on on a selected cluster that lacks it (else: skipped). */
+  installAgent: boolean;
 }
 
 export interface ClusterSelector {
@@ -61,6 +75,7 @@ export interface ReconcilerConfig {
   detachUnmanagedPolicies: boolean;
   dryRun: boolean;
   createOidcProvider: boolean;
+  podIdentity: PodIdentitySettings;
   /** Upper bound on AWS calls in flight at once. */
   concurrency: number;
 }
@@ -97,19 +112,54 @@ export interface Discovery {
   oidcProviderArns: string[];
 }
 
-export interface DesiredRole {
+interface DesiredRoleBase {
   roleName: string;
   path: string;
-  region: string;
-  clusterName: string;
   bindingName: string;
-  oidcProviderArn: string;
   trustPolicy: PolicyDocument;
   /** Inline policy name → document. */
   inlinePolicies: Record<string, PolicyDocument>;
   tags: Record<string, string>;
   permissionsBoundaryArn: string;
   description: string;
+}
+
+/** An IRSA role: one (region, cluster, binding), trusted by the cluster's OIDC provider. */
+export interface DesiredIrsaRole extends DesiredRoleBase {
+  mode: 'irsa';
+  region: string;
+  clusterName: string;
+  oidcProviderArn: string;
+}
+
+/** A Pod Identity role: one binding on every selected cluster, trusted by pods.eks.amazonaws.com. */
+export interface DesiredPodIdentityRole extends DesiredRoleBase {
+  mode: 'pod-identity';
+  /** The role's ARN (associations name it before it exists). */
+  arn: string;
+}
+
+export type DesiredRole = DesiredIrsaRole | DesiredPodIdentityRole;
+
+/** An EKS Pod Identity association: one binding on one cluster. */
+export interface DesiredAssociation {
+  region: string;
+  clusterName: string;
+  bindingName: string;
+  namespace: string;
+  serviceAccount: string;
+  roleName: string;
+  roleArn: string;
+  tags: Record<string, string>;
+}
+
+/** What identifies an association for the plan and the report. */
+export interface AssociationRef {
+  region: string;
+  clusterName: string;
+  namespace: string;
+  serviceAccount: string;
+  bindingName: string;
 }
 
 /** A (cluster, binding) pair that gets no role this run, and why. */
@@ -131,6 +181,7 @@ export interface DesiredOidcProvider {
 export interface DesiredState {
   roles: DesiredRole[];
   oidcProviders: DesiredOidcProvider[];
+  associations: DesiredAssociation[];
   skipped: SkippedTarget[];
 }
 
@@ -153,12 +204,42 @@ export interface TakenName {
   path: string;
 }
 
+/** An association as DescribePodIdentityAssociation returns it. */
+export interface ObservedAssociation {
+  region: string;
+  clusterName: string;
+  associationId: string;
+  namespace: string;
+  serviceAccount: string;
+  roleArn: string;
+  tags: Record<string, string>;
+  /** Set when an EKS add-on owns the association: never touched. */
+  ownerArn?: string;
+}
+
+/** One cluster's associations as observed, or why they could not be read (then nothing there changes). */
+export type ClusterAssociations =
+  | {
+      region: string;
+      clusterName: string;
+      status: 'complete';
+      /** Every association of the cluster, described or not (for the per-cluster quota). */
+      total: number;
+      /** The associations at a namespace/ServiceAccount the reconciler looks after, described. */
+      associations: ObservedAssociation[];
+      /** The eks-pod-identity-agent add-on's status (read only where an association is to be made). */
+      agent?: string;
+    }
+  | { region: string; clusterName: string; status: 'unknown'; error: string };
+
 export interface ObservedState {
   /** The roles this deployment owns (the plan still checks ownership per role from its path and tags). */
   roles: ObservedRole[];
   /** Every other role of the account, by lowercased name (IAM names are case-insensitive). */
   takenNames?: ReadonlyMap<string, TakenName>;
   oidcProviderArns: string[];
+  /** Per cluster, by JSON [region, cluster]; absent when no binding uses (or used) Pod Identity. */
+  associations?: ReadonlyMap<string, ClusterAssociations>;
 }
 
 /** The closed set of actions a plan is made of. */
@@ -172,7 +253,18 @@ export type Action =
   | { kind: 'set-boundary'; roleName: string; permissionsBoundaryArn: string }
   | { kind: 'detach-policy'; roleName: string; policyArn: string }
   | { kind: 'delete'; roleName: string; reason: string }
-  | { kind: 'no-op'; roleName: string };
+  | { kind: 'no-op'; roleName: string }
+  | { kind: 'install-agent'; region: string; clusterName: string }
+  | { kind: 'create-association'; association: DesiredAssociation }
+  | {
+      kind: 'update-association';
+      association: AssociationRef;
+      associationId: string;
+      roleArn: string;
+      roleName: string;
+    }
+  | { kind: 'delete-association'; association: AssociationRef; associationId: string; reason: string }
+  | { kind: 'association-no-op'; association: AssociationRef; associationId: string };
 
 export type ActionKind = Action['kind'];
 
@@ -189,7 +281,10 @@ export interface Plan {
   skipped: SkippedTarget[];
   /** Managed policies attached to owned roles outside the reconciler. */
   drift: DriftFinding[];
-  /** Set when the deletion guard held back prunes; the deletes are not in `actions`. */
+  /**
+   * Set when the deletion guard held back prunes; the deletes are not in `actions`. Roles and
+   * associations are counted together.
+   */
   pruneBlocked?: { wouldDelete: number; owned: number; maxPruneFraction: number };
 }
 

@@ -23,6 +23,7 @@ const CEILING_BUILTINS = {
   Partition: '${AWS::Partition}',
   Region: '*',
   ClusterName: '*',
+  ClusterArn: 'arn:${AWS::Partition}:eks:*:${AWS::AccountId}:cluster/*',
 } as const;
 // biome-ignore-end lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub tokens, resolved at deploy
 

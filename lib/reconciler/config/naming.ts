@@ -52,6 +52,19 @@ export function roleNameFor(
 }
 
 /**
+ * The role name of a Pod Identity binding, one for the whole fleet: `<prefix>pi-<binding>-<hash>`, the
+ * hash over (stage, "pod-identity", binding) so that it never equals an IRSA role's name.
+ */
+export function podIdentityRoleNameFor(prefix: string, bindingName: string, stage = ''): string {
+  const hash = identityHash([stage, 'pod-identity', bindingName]);
+  const budget = ROLE_NAME_MAX_LENGTH - prefix.length - 'pi-'.length - hash.length - 1;
+  if (budget < MIN_PART_LENGTH) {
+    throw new RangeError(`role name prefix "${prefix}" leaves no room for the binding name`);
+  }
+  return `${prefix}pi-${trimSeparators(bindingName.slice(0, budget))}-${hash}`;
+}
+
+/**
  * The inline policy name for the `occurrence`-th (1-based) use of `template` in one binding:
  * `<template>` the first time, `<template>-<n>` after that.
  */

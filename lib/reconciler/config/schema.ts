@@ -8,6 +8,8 @@ import {
   type BuiltinValues,
   INLINE_POLICIES_MAX_SIZE,
   policySize,
+  renderModeOf,
+  renderPodIdentityTrustPolicy,
   renderPolicyTemplate,
   type TemplateCatalog,
 } from './templates';
@@ -68,6 +70,7 @@ const bindingSchema = z.strictObject({
     .max(253, 'at most 253 characters')
     .regex(DNS_SUBDOMAIN, 'a Kubernetes ServiceAccount name (DNS-1123 subdomain)'),
   policies: z.array(policyBindingSchema).default(() => []),
+  mode: z.enum(['irsa', 'pod-identity']).optional(),
 });
 
 const configSchema = z.strictObject({
@@ -114,6 +117,10 @@ const configSchema = z.strictObject({
   detachUnmanagedPolicies: z.boolean().default(false),
   dryRun: z.boolean().default(false),
   createOidcProvider: z.boolean().default(false),
+  defaultMode: z.enum(['irsa', 'pod-identity']).default('irsa'),
+  podIdentity: z
+    .strictObject({ installAgent: z.boolean().default(false) })
+    .default(() => ({ installAgent: false })),
   concurrency: z.number().int('must be a whole number').min(1).max(64).default(8),
 });
 
@@ -143,7 +150,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     deploymentRegion: context.deploymentRegion,
     regions: data.regions ?? [context.deploymentRegion],
     clusters: data.clusters,
-    bindings: data.bindings,
+    bindings: data.bindings.map(({ mode, ...binding }) => ({ ...binding, mode: mode ?? data.defaultMode })),
     rolePath: data.rolePath ?? `/irsa-reconciler/${context.stage}/`,
     roleNamePrefix: data.roleNamePrefix,
     tags: data.tags,
@@ -154,6 +161,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     detachUnmanagedPolicies: data.detachUnmanagedPolicies,
     dryRun: data.dryRun,
     createOidcProvider: data.createOidcProvider,
+    podIdentity: data.podIdentity,
     concurrency: data.concurrency,
     permissionsBoundaryArn: data.permissionsBoundaryArn,
   };
@@ -200,11 +208,19 @@ function* crossFieldProblems(data: RawConfig, config: ReconcilerConfig): Generat
     seenTagKeys.set(folded, key);
   }
   const seenBindings = new Map<string, number>();
+  const seenPodAccounts = new Map<string, number>();
   for (const [index, binding] of config.bindings.entries()) {
     const first = seenBindings.get(binding.name);
     if (first !== undefined)
       yield `bindings[${index}].name: "${binding.name}" is already used by bindings[${first}]`;
     else seenBindings.set(binding.name, index);
+    if (binding.mode !== 'pod-identity') continue;
+    // EKS holds one association per namespace and ServiceAccount in a cluster.
+    const account = `${binding.namespace}/${binding.serviceAccount}`;
+    const other = seenPodAccounts.get(account);
+    if (other !== undefined) {
+      yield `bindings[${index}]: pod-identity binding for ${account} duplicates bindings[${other}] (EKS allows one association per namespace and ServiceAccount)`;
+    } else seenPodAccounts.set(account, index);
   }
 }
 
@@ -233,6 +249,7 @@ function checkTemplates(config: ReconcilerConfig, templates: TemplateCatalog): v
       Partition: partition,
       Region: longestRegion,
       ClusterName: 'c'.repeat(100),
+      ClusterArn: `arn:${partition}:eks:${longestRegion}:000000000000:cluster/${'c'.repeat(100)}`,
       Stage: config.stage,
       Namespace: binding.namespace,
       ServiceAccount: binding.serviceAccount,
@@ -241,7 +258,8 @@ function checkTemplates(config: ReconcilerConfig, templates: TemplateCatalog): v
     binding.policies.forEach((policy, policyIndex) => {
       try {
         const context = { template: policy.template, binding: binding.name };
-        total += policySize(renderPolicyTemplate(templates, context, policy.params, builtins));
+        const mode = renderModeOf(binding.mode, config.regions);
+        total += policySize(renderPolicyTemplate(templates, context, policy.params, builtins, { mode }));
       } catch (error) {
         if (!(error instanceof TemplateError)) throw error;
         throw new TemplateError(`bindings[${bindingIndex}].policies[${policyIndex}]: ${error.message}`, {
@@ -250,9 +268,28 @@ function checkTemplates(config: ReconcilerConfig, templates: TemplateCatalog): v
       }
     });
     if (total > INLINE_POLICIES_MAX_SIZE) {
+      const what =
+        binding.mode === 'pod-identity'
+          ? `in pod-identity mode over ${config.regions.length} regions (statements using \${Region} are written once per region)`
+          : 'for a 100-character cluster name';
       throw new TemplateError(
-        `bindings[${bindingIndex}].policies: binding "${binding.name}" renders ${total} characters of inline policies for a 100-character cluster name, over IAM's limit of ${INLINE_POLICIES_MAX_SIZE} per role`,
+        `bindings[${bindingIndex}].policies: binding "${binding.name}" renders ${total} characters of inline policies ${what}, over IAM's limit of ${INLINE_POLICIES_MAX_SIZE} per role`,
       );
+    }
+    if (binding.mode === 'pod-identity') {
+      try {
+        renderPodIdentityTrustPolicy(templates, {
+          AccountId: '000000000000',
+          Partition: partition,
+          Stage: config.stage,
+          Namespace: binding.namespace,
+          ServiceAccount: binding.serviceAccount,
+          ClusterArns: [],
+        });
+      } catch (error) {
+        if (!(error instanceof TemplateError)) throw error;
+        throw new TemplateError(`bindings[${bindingIndex}]: ${error.message}`, { cause: error });
+      }
     }
   });
 }

@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import podIdentityTrustPolicy from '../../../templates/trust-policy-pod-identity.json';
 import { TemplateError } from '../../errors';
-import type { PolicyDocument, PolicyStatement } from '../types';
+import type { AccessMode, PolicyDocument, PolicyStatement } from '../types';
 
 /**
  * Policy templates: JSON documents with `${Variable}` placeholders, rendered as a JSON tree (never as
@@ -13,6 +14,21 @@ import type { PolicyDocument, PolicyStatement } from '../types';
  *   itself, `"...:secret:${SecretNamePrefixes}*"` one ARN per prefix; inside an array the items are
  *   spliced in place. An empty list renders to nothing.
  * - Object keys may hold String variables only.
+ *
+ * What the per-cluster variables render to depends on the binding's mode:
+ *
+ * | variable         | irsa (one role per cluster)  | pod-identity (one role for the fleet)                  |
+ * | ---------------- | ---------------------------- | ------------------------------------------------------ |
+ * | `${ClusterName}` | the cluster's name           | `${aws:PrincipalTag/eks-cluster-name}` (session tag)   |
+ * | `${ClusterArn}`  | the cluster's ARN            | `${aws:PrincipalTag/eks-cluster-arn}` (session tag)    |
+ * | `${Region}`      | the cluster's region         | each scanned region, see below                         |
+ *
+ * In pod-identity mode a statement that uses `${Region}` is written once per scanned region, each
+ * copy with the condition `StringLike aws:PrincipalTag/eks-cluster-arn: arn:<partition>:eks:<region>:
+ * <account>:cluster/*`: a pod gets the resources of its own cluster's region only, as an IRSA role
+ * would. Every other variable renders the same in both modes. A template that cannot be rendered so
+ * (`${Region}` in an object key, or a statement that already conditions on that tag) is a
+ * TemplateError, which the configuration check turns into a configuration error at cold start.
  */
 
 /** Variables every template may use, filled per (region, cluster, binding). */
@@ -21,12 +37,38 @@ export const BUILTIN_VARIABLES = [
   'Partition',
   'Region',
   'ClusterName',
+  'ClusterArn',
   'Stage',
   'Namespace',
   'ServiceAccount',
 ] as const;
 export type BuiltinVariable = (typeof BUILTIN_VARIABLES)[number];
 export type BuiltinValues = Record<BuiltinVariable, string>;
+
+/** Session-tag forms of the per-cluster variables in pod-identity mode. */
+// biome-ignore-start lint/suspicious/noTemplateCurlyInString: IAM policy variables, resolved by IAM per request
+export const POD_IDENTITY_CLUSTER_NAME = '${aws:PrincipalTag/eks-cluster-name}';
+export const POD_IDENTITY_CLUSTER_ARN = '${aws:PrincipalTag/eks-cluster-arn}';
+// biome-ignore-end lint/suspicious/noTemplateCurlyInString: IAM policy variables, resolved by IAM per request
+const CLUSTER_ARN_TAG = 'aws:PrincipalTag/eks-cluster-arn';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the template variable, as written in templates
+const REGION_VARIABLE = '${Region}';
+
+/** Variables of the Pod Identity trust policy: the binding's identity and the clusters it is pinned to. */
+export const POD_IDENTITY_TRUST_VARIABLES = [
+  'AccountId',
+  'Partition',
+  'Stage',
+  'Namespace',
+  'ServiceAccount',
+  'ClusterArns',
+] as const;
+export type PodIdentityTrustValues = Record<
+  Exclude<(typeof POD_IDENTITY_TRUST_VARIABLES)[number], 'ClusterArns'>,
+  string
+> & {
+  ClusterArns: string[];
+};
 
 /** The trust policy template also gets the cluster's issuer without `https://`. */
 export const TRUST_VARIABLES = [...BUILTIN_VARIABLES, 'OidcIssuer'] as const;
@@ -58,6 +100,8 @@ export interface PolicyTemplate {
 
 export interface TemplateCatalog {
   trustPolicy: unknown;
+  /** The trust policy of Pod Identity roles (templates/trust-policy-pod-identity.json by default). */
+  podIdentityTrustPolicy: unknown;
   policies: ReadonlyMap<string, PolicyTemplate>;
 }
 
@@ -86,13 +130,16 @@ const templateFileSchema = z.strictObject({
 /** Builds a catalog from parsed JSON values, checking every template once. */
 export function createTemplateCatalog(input: {
   trustPolicy: unknown;
+  podIdentityTrustPolicy?: unknown;
   policies: Record<string, unknown>;
 }): TemplateCatalog {
   checkVariables('trust-policy', input.trustPolicy, new Set<string>(TRUST_VARIABLES));
+  const podTrust = input.podIdentityTrustPolicy ?? podIdentityTrustPolicy;
+  checkVariables('trust-policy-pod-identity', podTrust, new Set<string>(POD_IDENTITY_TRUST_VARIABLES));
   const policies = new Map<string, PolicyTemplate>();
   for (const [name, raw] of Object.entries(input.policies))
     policies.set(name, parsePolicyTemplate(name, raw));
-  return { trustPolicy: input.trustPolicy, policies };
+  return { trustPolicy: input.trustPolicy, podIdentityTrustPolicy: podTrust, policies };
 }
 
 /** Reads `<dir>/trust-policy.json` and `<dir>/policies/*.json` (for custom template sets and tools). */
@@ -103,7 +150,12 @@ export function loadTemplateCatalog(dir: string): TemplateCatalog {
     if (file.endsWith('.json'))
       policies[file.slice(0, -'.json'.length)] = readJson(path.join(policiesDir, file));
   }
-  return createTemplateCatalog({ trustPolicy: readJson(path.join(dir, 'trust-policy.json')), policies });
+  const podTrustFile = path.join(dir, 'trust-policy-pod-identity.json');
+  return createTemplateCatalog({
+    trustPolicy: readJson(path.join(dir, 'trust-policy.json')),
+    ...(existsSync(podTrustFile) ? { podIdentityTrustPolicy: readJson(podTrustFile) } : {}),
+    policies,
+  });
 }
 
 function readJson(file: string): unknown {
@@ -257,7 +309,88 @@ export function renderPolicyTemplate(
         : checkParamValue(parameter, given, `${where}: parameter "${param}"`),
     );
   }
-  return toPolicyDocument(renderTree(template.document, values, where), where, emptyLists(values));
+  const document =
+    options.mode?.kind === 'pod-identity'
+      ? perRegionStatements(template.document, options.mode.regions, where)
+      : template.document;
+  if (options.mode?.kind === 'pod-identity') {
+    values.set('ClusterName', POD_IDENTITY_CLUSTER_NAME);
+    values.set('ClusterArn', POD_IDENTITY_CLUSTER_ARN);
+    values.delete('Region');
+  }
+  return toPolicyDocument(renderTree(document, values, where), where, emptyLists(values));
+}
+
+/** How the per-cluster variables render (see the table above). */
+export type RenderMode = { kind: 'irsa' } | { kind: 'pod-identity'; regions: readonly string[] };
+
+export function renderModeOf(mode: AccessMode, regions: readonly string[]): RenderMode {
+  return mode === 'pod-identity' ? { kind: 'pod-identity', regions } : { kind: 'irsa' };
+}
+
+/**
+ * The template document with each statement that uses `${Region}` written once per region: `${Region}`
+ * replaced by the region, the Sid suffixed with it, and a condition pinning the caller's cluster to
+ * that region.
+ */
+function perRegionStatements(document: unknown, regions: readonly string[], where: string): unknown {
+  const record = document as Record<string, unknown>;
+  const listed = Array.isArray(record.Statement) ? record.Statement : [record.Statement];
+  const statements = listed.flatMap((statement: unknown) => {
+    if (![...stringsIn(statement)].some((text) => text.includes(REGION_VARIABLE))) return [statement];
+    const copy = statement as Record<string, unknown>;
+    for (const key of Object.keys(copy.Condition ?? {})) {
+      const block = (copy.Condition as Record<string, Record<string, unknown>>)[key] ?? {};
+      if (Object.hasOwn(block, CLUSTER_ARN_TAG)) {
+        throw new TemplateError(
+          `${where}: a statement using \${Region} already conditions on ${CLUSTER_ARN_TAG}; it cannot be rendered for pod-identity`,
+        );
+      }
+    }
+    return regions.map((region) => {
+      const rendered = replaceText(statement, REGION_VARIABLE, region, where) as Record<string, unknown>;
+      const condition = (rendered.Condition ?? {}) as Record<string, Record<string, unknown>>;
+      const sid = typeof rendered.Sid === 'string' ? { Sid: `${rendered.Sid}${sidSuffix(region)}` } : {};
+      return {
+        ...rendered,
+        ...sid,
+        Condition: {
+          ...condition,
+          StringLike: {
+            ...(condition.StringLike ?? {}),
+            [CLUSTER_ARN_TAG]: `arn:\${Partition}:eks:${region}:\${AccountId}:cluster/*`,
+          },
+        },
+      };
+    });
+  });
+  return { ...record, Statement: statements };
+}
+
+function replaceText(node: unknown, from: string, to: string, where: string): unknown {
+  if (typeof node === 'string') return node.replaceAll(from, to);
+  if (Array.isArray(node)) return node.map((item) => replaceText(item, from, to, where));
+  if (typeof node === 'object' && node !== null) {
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => {
+        if (key.includes(from)) {
+          throw new TemplateError(
+            `${where}: \${Region} in an object key cannot be rendered for pod-identity`,
+          );
+        }
+        return [key, replaceText(value, from, to, where)];
+      }),
+    );
+  }
+  return node;
+}
+
+/** `eu-west-1` → `EuWest1` (a Sid holds letters and digits only). */
+function sidSuffix(region: string): string {
+  return region
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
 }
 
 export interface RenderOptions {
@@ -266,6 +399,8 @@ export interface RenderOptions {
    * values may still hold CloudFormation tokens (`${DataBucket}`) that are resolved at deploy time.
    */
   unchecked?: boolean;
+  /** Default irsa: the per-cluster variables are the given builtins. */
+  mode?: RenderMode;
 }
 
 /** Renders the trust policy; refuses any result holding a wildcard or a `StringLike` condition. */
@@ -286,6 +421,70 @@ export function renderTrustPolicy(catalog: TemplateCatalog, values: TrustValues)
     );
   }
   return document;
+}
+
+/**
+ * Renders the Pod Identity trust policy. The cluster pin (`aws:RequestTag/eks-cluster-arn`, the selected
+ * clusters' ARNs) is kept while the document fits IAM's trust policy limit; with no cluster, or too many
+ * to fit, it is left out and `pinned` is false: the role then relies on the account, namespace and
+ * ServiceAccount conditions and on the associations, which only the reconciler (iam:PassRole on its own
+ * roles) makes.
+ */
+export function renderPodIdentityTrustPolicy(
+  catalog: TemplateCatalog,
+  values: PodIdentityTrustValues,
+): { document: PolicyDocument; pinned: boolean } {
+  const where = 'template "trust-policy-pod-identity"';
+  const render = (clusterArns: string[]): PolicyDocument => {
+    const tree = renderTree(
+      catalog.podIdentityTrustPolicy,
+      new Map<string, string | string[]>([...Object.entries(values), ['ClusterArns', clusterArns]]),
+      where,
+    );
+    return toPolicyDocument(withoutEmptyConditionValues(tree), where, []);
+  };
+  const check = (document: PolicyDocument): number => {
+    const text = JSON.stringify(document);
+    if (text.includes('*') || text.includes('StringLike')) {
+      throw new TemplateError(`${where}: a trust policy must not hold a wildcard or a StringLike condition`);
+    }
+    return text.length;
+  };
+  const sorted = [...new Set(values.ClusterArns)].sort();
+  if (sorted.length > 0) {
+    const pinned = render(sorted);
+    if (check(pinned) <= TRUST_POLICY_MAX_SIZE) return { document: pinned, pinned: true };
+  }
+  const unpinned = render([]);
+  const size = check(unpinned);
+  if (size > TRUST_POLICY_MAX_SIZE) {
+    throw new TemplateError(`${where}: ${size} characters, over IAM's limit of ${TRUST_POLICY_MAX_SIZE}`);
+  }
+  return { document: unpinned, pinned: false };
+}
+
+/** Drops condition keys whose values rendered to an empty list (IAM refuses an empty condition). */
+function withoutEmptyConditionValues(tree: unknown): unknown {
+  const record = tree as { Statement?: unknown };
+  const statements = Array.isArray(record.Statement) ? record.Statement : [record.Statement];
+  return {
+    ...record,
+    Statement: statements.map((statement) => {
+      const { Condition, ...rest } = statement as { Condition?: Record<string, Record<string, unknown>> };
+      if (Condition === undefined) return statement;
+      const kept = Object.fromEntries(
+        Object.entries(Condition)
+          .map(([operator, block]) => [
+            operator,
+            Object.fromEntries(
+              Object.entries(block).filter(([, value]) => !(Array.isArray(value) && value.length === 0)),
+            ),
+          ])
+          .filter(([, block]) => Object.keys(block as object).length > 0),
+      );
+      return Object.keys(kept).length > 0 ? { ...rest, Condition: kept } : rest;
+    }),
+  };
 }
 
 /** The size IAM counts for a policy document (minified JSON). */

@@ -1,21 +1,32 @@
 import { TemplateError } from '../../errors';
 import { BUILTIN_TEMPLATES } from '../config/catalog';
 import { compileGlobs } from '../config/glob';
-import { EKS_CLUSTER_NAME_RULE, inlinePolicyName, isValidClusterName, roleNameFor } from '../config/naming';
+import {
+  EKS_CLUSTER_NAME_RULE,
+  inlinePolicyName,
+  isValidClusterName,
+  podIdentityRoleNameFor,
+  roleNameFor,
+} from '../config/naming';
 import {
   type BuiltinValues,
   INLINE_POLICIES_MAX_SIZE,
   policySize,
+  type RenderMode,
+  renderPodIdentityTrustPolicy,
   renderPolicyTemplate,
   renderTrustPolicy,
   type TemplateCatalog,
 } from '../config/templates';
-import { ownershipTags } from '../ownership';
+import { ownershipTags, podIdentityOwnershipTags } from '../ownership';
 import type {
   AccountInfo,
   Binding,
   ClusterInfo,
+  DesiredAssociation,
+  DesiredIrsaRole,
   DesiredOidcProvider,
+  DesiredPodIdentityRole,
   DesiredRole,
   DesiredState,
   Discovery,
@@ -47,10 +58,12 @@ function hasTrueTag(cluster: ClusterInfo, key: string): boolean {
 }
 
 /**
- * What should exist: one role per (selected cluster, binding), pure. A cluster that is not selected,
- * opted out, not ACTIVE/UPDATING, without an OIDC issuer, or without an IAM OIDC provider (while
- * `createOidcProvider` is off) gets no role and a SkippedTarget saying why; a binding whose policies
- * do not render for a cluster is skipped alone. Role names that collide (a hash collision) are skipped.
+ * What should exist, pure. For an irsa binding: one role per selected cluster. For a pod-identity
+ * binding: one role for the fleet, and one association per selected cluster. A cluster that is not
+ * selected, opted out or not ACTIVE/UPDATING gets nothing and a SkippedTarget saying why; one without
+ * an OIDC issuer or IAM OIDC provider (while `createOidcProvider` is off) gets no IRSA role (Pod
+ * Identity needs neither); a binding whose policies do not render is skipped alone. Role names that
+ * collide (a hash collision) are skipped.
  */
 export function desiredState(
   config: ReconcilerConfig,
@@ -65,6 +78,9 @@ export function desiredState(
   const skipped: SkippedTarget[] = [];
   const providers = new Map<string, DesiredOidcProvider>();
   const seenClusters = new Set<string>();
+  const irsaBindings = config.bindings.filter((binding) => binding.mode === 'irsa');
+  const podBindings = config.bindings.filter((binding) => binding.mode === 'pod-identity');
+  const podClusters: ClusterInfo[] = [];
 
   for (const scan of discovery.regions) {
     for (const cluster of scan.clusters) {
@@ -95,6 +111,8 @@ export function desiredState(
         skip(`cluster status is ${cluster.status}; roles are made for ACTIVE or UPDATING clusters only`);
         continue;
       }
+      if (podBindings.length > 0) podClusters.push(cluster);
+      if (irsaBindings.length === 0) continue;
       if (cluster.oidcIssuer === undefined || cluster.oidcIssuer === '') {
         skip('cluster has no OIDC issuer');
         continue;
@@ -121,7 +139,7 @@ export function desiredState(
           });
         }
       }
-      for (const binding of config.bindings) {
+      for (const binding of irsaBindings) {
         try {
           roles.push(
             desiredRole(config, discovery.account, cluster, issuerHost, providerArn, binding, templates),
@@ -138,29 +156,113 @@ export function desiredState(
       }
     }
   }
-  return { roles: dropNameCollisions(roles, skipped), oidcProviders: [...providers.values()], skipped };
+  const associations: DesiredAssociation[] = [];
+  for (const binding of podBindings) {
+    let role: DesiredPodIdentityRole;
+    try {
+      role = podIdentityRole(config, discovery.account, binding, podClusters, templates);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      skipped.push({ region: '', clusterName: '', bindingName: binding.name, reason: error.message });
+      continue;
+    }
+    roles.push(role);
+    for (const cluster of podClusters) {
+      associations.push({
+        region: cluster.region,
+        clusterName: cluster.name,
+        bindingName: binding.name,
+        namespace: binding.namespace,
+        serviceAccount: binding.serviceAccount,
+        roleName: role.roleName,
+        roleArn: role.arn,
+        tags: { ...config.tags, ...podIdentityOwnershipTags(config.stage, binding.name) },
+      });
+    }
+  }
+  const kept = dropNameCollisions(roles, skipped);
+  const keptPodRoles = new Set(kept.filter((role) => role.mode === 'pod-identity').map((r) => r.roleName));
+  return {
+    roles: kept,
+    oidcProviders: [...providers.values()],
+    associations: associations.filter((association) => keptPodRoles.has(association.roleName)),
+    skipped,
+  };
 }
 
-function desiredRole(
+/** The ARN IAM gives a role: the associations name it before it exists. */
+export function roleArnOf(account: AccountInfo, path: string, roleName: string): string {
+  return `arn:${account.partition}:iam::${account.accountId}:role${path}${roleName}`;
+}
+
+/**
+ * A pod-identity binding's one role: trusted by pods.eks.amazonaws.com for this account and the
+ * binding's namespace and ServiceAccount, pinned to the selected clusters while the trust policy fits;
+ * its policies rendered with the session tags in place of the cluster (see config/templates.ts).
+ */
+function podIdentityRole(
   config: ReconcilerConfig,
   account: AccountInfo,
-  cluster: ClusterInfo,
-  issuerHost: string,
-  providerArn: string,
   binding: Binding,
+  clusters: readonly ClusterInfo[],
   templates: TemplateCatalog,
-): DesiredRole {
+): DesiredPodIdentityRole {
   const builtins: BuiltinValues = {
     AccountId: account.accountId,
     Partition: account.partition,
-    Region: cluster.region,
-    ClusterName: cluster.name,
+    Region: '',
+    ClusterName: '',
+    ClusterArn: '',
     Stage: config.stage,
     Namespace: binding.namespace,
     ServiceAccount: binding.serviceAccount,
   };
-  const trustPolicy = renderTrustPolicy(templates, { ...builtins, OidcIssuer: issuerHost });
-  const inlinePolicies: Record<string, PolicyDocument> = {};
+  const trust = renderPodIdentityTrustPolicy(templates, {
+    AccountId: account.accountId,
+    Partition: account.partition,
+    Stage: config.stage,
+    Namespace: binding.namespace,
+    ServiceAccount: binding.serviceAccount,
+    ClusterArns: clusters.map((cluster) => cluster.arn).filter((arn) => arn !== ''),
+  });
+  const roleName = podIdentityRoleNameFor(config.roleNamePrefix, binding.name, config.stage);
+  const pin = trust.pinned
+    ? `pinned to ${clusters.length} selected clusters`
+    : 'not pinned to clusters (none selected, or too many for the trust policy)';
+  return {
+    mode: 'pod-identity',
+    roleName,
+    arn: roleArnOf(account, config.rolePath, roleName),
+    path: config.rolePath,
+    bindingName: binding.name,
+    trustPolicy: trust.document,
+    inlinePolicies: inlinePolicies(binding, builtins, templates, {
+      kind: 'pod-identity',
+      regions: config.regions,
+    }),
+    tags: { ...config.tags, ...podIdentityOwnershipTags(config.stage, binding.name) },
+    permissionsBoundaryArn: config.permissionsBoundaryArn,
+    description: truncateDescription(
+      `EKS Pod Identity role for ${binding.namespace}/${binding.serviceAccount} on every selected cluster (${pin}), managed by irsa-reconciler stage ${config.stage}`,
+    ),
+  };
+}
+
+/** IAM's limit on a role description. */
+const DESCRIPTION_MAX_LENGTH = 1000;
+
+function truncateDescription(text: string): string {
+  return text.length <= DESCRIPTION_MAX_LENGTH ? text : `${text.slice(0, DESCRIPTION_MAX_LENGTH - 1)}…`;
+}
+
+/** A binding's inline policies, named `<template>` (then `<template>-2`, ...), within IAM's size limit. */
+function inlinePolicies(
+  binding: Binding,
+  builtins: BuiltinValues,
+  templates: TemplateCatalog,
+  mode: RenderMode,
+): Record<string, PolicyDocument> {
+  const policies: Record<string, PolicyDocument> = {};
   const occurrences = new Map<string, number>();
   let size = 0;
   for (const policy of binding.policies) {
@@ -171,16 +273,41 @@ function desiredRole(
       { template: policy.template, binding: binding.name },
       policy.params,
       builtins,
+      { mode },
     );
     size += policySize(document);
-    inlinePolicies[inlinePolicyName(policy.template, occurrence)] = document;
+    policies[inlinePolicyName(policy.template, occurrence)] = document;
   }
   if (size > INLINE_POLICIES_MAX_SIZE) {
     throw new TemplateError(
       `binding "${binding.name}": inline policies total ${size} characters, over IAM's limit of ${INLINE_POLICIES_MAX_SIZE} per role`,
     );
   }
-  const role: DesiredRole = {
+  return policies;
+}
+
+function desiredRole(
+  config: ReconcilerConfig,
+  account: AccountInfo,
+  cluster: ClusterInfo,
+  issuerHost: string,
+  providerArn: string,
+  binding: Binding,
+  templates: TemplateCatalog,
+): DesiredIrsaRole {
+  const builtins: BuiltinValues = {
+    AccountId: account.accountId,
+    Partition: account.partition,
+    Region: cluster.region,
+    ClusterName: cluster.name,
+    ClusterArn: cluster.arn,
+    Stage: config.stage,
+    Namespace: binding.namespace,
+    ServiceAccount: binding.serviceAccount,
+  };
+  const trustPolicy = renderTrustPolicy(templates, { ...builtins, OidcIssuer: issuerHost });
+  const role: DesiredIrsaRole = {
+    mode: 'irsa',
     roleName: roleNameFor(config.roleNamePrefix, cluster.region, cluster.name, binding.name, config.stage),
     path: config.rolePath,
     region: cluster.region,
@@ -188,7 +315,7 @@ function desiredRole(
     bindingName: binding.name,
     oidcProviderArn: providerArn,
     trustPolicy,
-    inlinePolicies,
+    inlinePolicies: inlinePolicies(binding, builtins, templates, { kind: 'irsa' }),
     tags: { ...config.tags, ...ownershipTags(config.stage, cluster.region, cluster.name, binding.name) },
     permissionsBoundaryArn: config.permissionsBoundaryArn,
     description: `IRSA role for system:serviceaccount:${binding.namespace}:${binding.serviceAccount} on EKS cluster ${cluster.name} (${cluster.region}), managed by irsa-reconciler stage ${config.stage}`,
@@ -209,8 +336,8 @@ function dropNameCollisions(roles: DesiredRole[], skipped: SkippedTarget[]): Des
   return roles.filter((role) => {
     if (count.get(role.roleName.toLowerCase()) === 1) return true;
     skipped.push({
-      region: role.region,
-      clusterName: role.clusterName,
+      region: role.mode === 'irsa' ? role.region : '',
+      clusterName: role.mode === 'irsa' ? role.clusterName : '',
       bindingName: role.bindingName,
       reason: `role name ${role.roleName} is computed for more than one target; change roleNamePrefix or the binding name`,
     });

@@ -1,5 +1,13 @@
-import { isOwnedRole, TAG_BINDING, TAG_CLUSTER, TAG_REGION } from '../ownership';
+import {
+  hasOwnershipTags,
+  isOwnedRole,
+  isPodIdentityRole,
+  TAG_BINDING,
+  TAG_CLUSTER,
+  TAG_REGION,
+} from '../ownership';
 import type {
+  AccessMode,
   Action,
   ClusterInfo,
   DesiredRole,
@@ -14,6 +22,7 @@ import type {
   SkippedTarget,
   TakenName,
 } from '../types';
+import { planAssociations, targetKey } from './associations';
 import { policiesEqual } from './policy-compare';
 
 export const NAME_TAKEN_REASON = 'role name taken by a role not owned by this deployment';
@@ -52,6 +61,7 @@ export function plan(
 
   const desiredNames = new Set<string>();
   const desiredByTarget = new Map<string, string>();
+  const podRoleByBinding = new Map<string, string>();
   let creates = 0;
   for (const role of desired.roles) {
     desiredNames.add(role.roleName);
@@ -61,16 +71,26 @@ export function plan(
       // Not registered as the target's role: an older owned role for the target must not be pruned
       // in favour of one that can not be created.
       skipped.push({
-        region: role.region,
-        clusterName: role.clusterName,
+        region: role.mode === 'irsa' ? role.region : '',
+        clusterName: role.mode === 'irsa' ? role.clusterName : '',
         bindingName: role.bindingName,
         reason: `${NAME_TAKEN_REASON}: ${holder.path}${holder.roleName}`,
       });
       continue;
     }
-    desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
+    if (role.mode === 'irsa') {
+      desiredByTarget.set(targetKey(role.region, role.clusterName, role.bindingName), role.roleName);
+    } else {
+      podRoleByBinding.set(role.bindingName, role.roleName);
+    }
     if (current) {
-      actions.push(...diffRole(role, current, config));
+      const changes = diffRole(role, current, config);
+      // A Pod Identity trust lists the selected clusters: never narrowed on an incomplete scan.
+      const keep =
+        role.mode === 'pod-identity' && discovery.regions.some((scan) => scan.status !== 'complete')
+          ? changes.filter((action) => action.kind !== 'update-trust')
+          : changes;
+      actions.push(...(keep.length > 0 ? keep : [{ kind: 'no-op' as const, roleName: role.roleName }]));
       drift.push(...driftOf(current, config));
     } else {
       creates++;
@@ -81,14 +101,22 @@ export function plan(
     }
   }
 
+  const associations = planAssociations(desired, observed, discovery, config, [...owned.values()]);
+  actions.push(...associations.actions);
+  skipped.push(...associations.skipped);
+
   const context: PruneContext = {
     config,
     scans: new Map(discovery.regions.map((scan) => [scan.region, scan])),
     clusters: indexClusters(discovery.regions),
-    bindings: new Set(config.bindings.map((binding) => binding.name)),
+    bindings: new Map(config.bindings.map((binding) => [binding.name, binding.mode])),
     desiredByTarget,
+    podRoleByBinding,
+    replacedIrsaTargets: associations.replacedIrsaTargets,
+    usedRoleArns: associations.usedRoleArns,
+    associationsComplete: associations.complete,
   };
-  const deletes: Action[] = [];
+  const deletes: Action[] = [...associations.deletes];
   for (const role of owned.values()) {
     if (desiredNames.has(role.roleName)) continue;
     // Reported on every owned role; an undesired one is detached only by its delete.
@@ -101,8 +129,9 @@ export function plan(
   const result: Plan = { actions, skipped, drift };
   if (deletes.length === 0 || !config.prune) return result;
   // Counted once this run's creates are done, so a blocked prune stays blocked on the next run instead
-  // of slipping through because the roles created meanwhile grew the base.
-  const ownedAfterCreates = owned.size + creates;
+  // of slipping through because the roles created meanwhile grew the base. Roles and associations
+  // are counted together.
+  const ownedAfterCreates = owned.size + creates + associations.owned + associations.creates;
   if (deletes.length > allowedDeletes(ownedAfterCreates, config.maxPruneFraction) && !config.forcePrune) {
     result.pruneBlocked = {
       wouldDelete: deletes.length,
@@ -125,15 +154,34 @@ export function allowedDeletes(ownedCount: number, maxPruneFraction: number): nu
   return Math.max(1, Math.floor(maxPruneFraction * ownedCount));
 }
 
-/** Deletes every owned role (stack deletion). No guard: removing everything is the point. */
+/**
+ * Deletes every owned association (where they could be read) and every owned role (stack deletion).
+ * No guard: removing everything is the point.
+ */
 export function teardownPlan(observed: ObservedState, config: ReconcilerConfig): Plan {
-  const actions: Action[] = observed.roles
-    .filter((role) => isOwnedRole(role, config))
-    .map((role) => ({
-      kind: 'delete',
-      roleName: role.roleName,
-      reason: 'teardown: the deployment is being removed',
-    }));
+  const reason = 'teardown: the deployment is being removed';
+  const actions: Action[] = [];
+  for (const view of observed.associations?.values() ?? []) {
+    if (view.status !== 'complete') continue;
+    for (const association of view.associations) {
+      if (association.ownerArn !== undefined || !hasOwnershipTags(association.tags, config.stage)) continue;
+      actions.push({
+        kind: 'delete-association',
+        association: {
+          region: association.region,
+          clusterName: association.clusterName,
+          namespace: association.namespace,
+          serviceAccount: association.serviceAccount,
+          bindingName: association.tags[TAG_BINDING] ?? '',
+        },
+        associationId: association.associationId,
+        reason,
+      });
+    }
+  }
+  for (const role of observed.roles) {
+    if (isOwnedRole(role, config)) actions.push({ kind: 'delete', roleName: role.roleName, reason });
+  }
   return { actions, skipped: [], drift: [] };
 }
 
@@ -190,8 +238,15 @@ interface PruneContext {
   config: ReconcilerConfig;
   scans: ReadonlyMap<string, RegionScan>;
   clusters: ReadonlyMap<string, ClusterInfo>;
-  bindings: ReadonlySet<string>;
+  /** Configured bindings and their modes. */
+  bindings: ReadonlyMap<string, AccessMode>;
   desiredByTarget: ReadonlyMap<string, string>;
+  /** A pod-identity binding's desired role name. */
+  podRoleByBinding: ReadonlyMap<string, string>;
+  /** IRSA targets whose cluster already has the binding's association (seen before this run). */
+  replacedIrsaTargets: ReadonlySet<string>;
+  usedRoleArns: ReadonlySet<string>;
+  associationsComplete: boolean;
 }
 
 type PruneVerdict = { delete: true; reason: string } | { delete: false; report?: SkippedTarget };
@@ -204,6 +259,7 @@ type PruneVerdict = { delete: true; reason: string } | { delete: false; report?:
  * no OIDC provider): those roles are left as they are.
  */
 function pruneVerdict(role: ObservedRole, context: PruneContext): PruneVerdict {
+  if (isPodIdentityRole(role)) return podIdentityPruneVerdict(role, context);
   const region = role.tags[TAG_REGION];
   const clusterName = role.tags[TAG_CLUSTER];
   const bindingName = role.tags[TAG_BINDING];
@@ -238,9 +294,48 @@ function pruneVerdict(role: ObservedRole, context: PruneContext): PruneVerdict {
   if (!context.bindings.has(bindingName)) {
     return { delete: true, reason: `binding ${bindingName} was removed from the configuration` };
   }
+  if (context.replacedIrsaTargets.has(targetKey(region, clusterName, bindingName))) {
+    return {
+      delete: true,
+      reason: `binding ${bindingName} moved to pod-identity and the cluster's association for it exists`,
+    };
+  }
   const successor = context.desiredByTarget.get(targetKey(region, clusterName, bindingName));
   if (successor !== undefined) {
     return { delete: true, reason: `superseded by role ${successor} for the same cluster and binding` };
+  }
+  return { delete: false };
+}
+
+/**
+ * A Pod Identity role that is not desired is deleted only once no association uses it, every region
+ * was scanned and every cluster's associations were read: when its binding was removed or moved to
+ * irsa, or another role now serves its binding. A binding whose role could not be rendered keeps it.
+ */
+function podIdentityPruneVerdict(role: ObservedRole, context: PruneContext): PruneVerdict {
+  const bindingName = role.tags[TAG_BINDING] ?? '';
+  if (!context.associationsComplete) return { delete: false };
+  if (context.usedRoleArns.has(role.arn)) {
+    return {
+      delete: false,
+      report: {
+        region: '',
+        clusterName: '',
+        bindingName,
+        reason: `owned Pod Identity role ${role.roleName} is still used by an association; kept`,
+      },
+    };
+  }
+  const mode = context.bindings.get(bindingName);
+  if (mode === undefined) {
+    return { delete: true, reason: `binding ${bindingName} was removed and no association uses the role` };
+  }
+  if (mode === 'irsa') {
+    return { delete: true, reason: `binding ${bindingName} moved to irsa and no association uses the role` };
+  }
+  const successor = context.podRoleByBinding.get(bindingName);
+  if (successor !== undefined) {
+    return { delete: true, reason: `superseded by role ${successor} for binding ${bindingName}` };
   }
   return { delete: false };
 }
@@ -255,8 +350,4 @@ function indexClusters(scans: readonly RegionScan[]): Map<string, ClusterInfo> {
 
 function clusterKey(region: string, clusterName: string): string {
   return JSON.stringify([region, clusterName]);
-}
-
-function targetKey(region: string, clusterName: string, bindingName: string): string {
-  return JSON.stringify([region, clusterName, bindingName]);
 }

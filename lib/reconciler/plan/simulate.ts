@@ -26,14 +26,31 @@ export function simulatePlan(observed: ObservedState, plan: Plan, account: Accou
         attachedPolicyArns: [],
       };
       roles.set(role.roleName, created);
-    } else {
+    } else if (isRoleAction(action)) {
       applyToRole(roles, action);
     }
   }
   return { roles: [...roles.values()], oidcProviderArns: [...providers] };
 }
 
-type RoleAction = Exclude<Action, { kind: 'create' | 'create-oidc-provider' }>;
+/** Pod Identity associations and add-ons are EKS's, not IAM's: this model leaves them out. */
+type RoleAction = Exclude<
+  Action,
+  {
+    kind:
+      | 'create'
+      | 'create-oidc-provider'
+      | 'install-agent'
+      | 'create-association'
+      | 'update-association'
+      | 'delete-association'
+      | 'association-no-op';
+  }
+>;
+
+function isRoleAction(action: Action): action is RoleAction {
+  return 'roleName' in action && action.kind !== 'update-association';
+}
 
 function applyToRole(roles: Map<string, ObservedRole>, action: RoleAction): void {
   const role = roles.get(action.roleName);

@@ -30,8 +30,8 @@ const DEPLOYMENT = { stackId: String(loadEvent('create').StackId), configVersion
 const DEPLOYED_CONFIG = reconcilerConfig({
   regions: ['eu-west-1', 'us-east-1'],
   bindings: [
-    { name: 'reports', namespace: 'agents', serviceAccount: 'report-agent', policies: [] },
-    { name: 'metrics', namespace: 'agents', serviceAccount: 'metrics-agent', policies: [] },
+    { name: 'reports', namespace: 'agents', serviceAccount: 'report-agent', policies: [], mode: 'irsa' },
+    { name: 'metrics', namespace: 'agents', serviceAccount: 'metrics-agent', policies: [], mode: 'irsa' },
   ],
 });
 

@@ -33,6 +33,7 @@ const POLICY: PolicyDocument = {
 
 function desiredRole(roleName: string, inlinePolicies: Record<string, PolicyDocument> = {}): DesiredRole {
   return {
+    mode: 'irsa',
     roleName,
     path: '/irsa-reconciler/dev/',
     region: 'eu-west-1',

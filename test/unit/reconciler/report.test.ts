@@ -33,6 +33,7 @@ describe('computeCounts', () => {
       result({
         kind: 'create',
         role: {
+          mode: 'irsa',
           roleName: 'new',
           path: '/p/',
           region: 'eu-west-1',

@@ -19,6 +19,7 @@ export const APP_BINDING = {
   name: 'app',
   namespace: 'payments',
   serviceAccount: 'payments-api',
+  mode: 'irsa' as const,
   policies: [{ template: 's3-prefix-access', params: { BucketName: 'acme-data', Prefix: 'payments' } }],
 };
 
@@ -26,6 +27,7 @@ export const WORKER_BINDING = {
   name: 'worker',
   namespace: 'jobs',
   serviceAccount: 'worker',
+  mode: 'irsa' as const,
   policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['jobs/'] } }],
 };
 

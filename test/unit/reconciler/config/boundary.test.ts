@@ -13,11 +13,13 @@ function s3Binding(name: string, bucket = '${DataBucket}'): Binding {
     namespace: 'ns',
     serviceAccount: name,
     policies: [{ template: 's3-prefix-access', params: { BucketName: bucket, Prefix: name } }],
+    mode: 'irsa',
   };
 }
 
 function secretBinding(name: string): Binding {
   return {
+    mode: 'irsa',
     name,
     namespace: 'ns',
     serviceAccount: name,

@@ -56,6 +56,7 @@ describe('parseReconcilerConfig', () => {
           namespace: 'default',
           serviceAccount: 'app',
           policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['app/'] } }],
+          mode: 'irsa',
         },
       ],
       rolePath: '/irsa-reconciler/uat/',
@@ -68,6 +69,7 @@ describe('parseReconcilerConfig', () => {
       detachUnmanagedPolicies: false,
       dryRun: false,
       createOidcProvider: false,
+      podIdentity: { installAgent: false },
       concurrency: 8,
       permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/irsa-reconciler/workload-boundary',
     });
@@ -104,7 +106,9 @@ describe('parseReconcilerConfig', () => {
     );
 
     // Assess
-    expect(config.bindings).toEqual([{ name: 'bare', namespace: 'ns', serviceAccount: 'sa', policies: [] }]);
+    expect(config.bindings).toEqual([
+      { name: 'bare', namespace: 'ns', serviceAccount: 'sa', policies: [], mode: 'irsa' },
+    ]);
   });
 
   it.each<[string, unknown, RegExp]>([
@@ -393,5 +397,76 @@ describe('parseReconcilerConfig: what a deployment must say explicitly', () => {
     const error = configError({ clusters: REQUIRED.clusters, bindings: APP });
 
     expect(error.message).toBe('permissionsBoundaryArn: is required');
+  });
+});
+
+describe('access modes', () => {
+  it('gives each binding the stage default unless it names its own mode', () => {
+    // Prepare
+    const raw = minimalWith((config) => {
+      config.defaultMode = 'pod-identity';
+      config.bindings.push({ name: 'legacy', namespace: 'old', serviceAccount: 'agent', mode: 'irsa' });
+    });
+
+    // Act
+    const config = parseReconcilerConfig(raw, CONTEXT);
+
+    // Assess
+    expect(config.bindings.map((binding) => [binding.name, binding.mode])).toEqual([
+      ['app', 'pod-identity'],
+      ['legacy', 'irsa'],
+    ]);
+  });
+
+  it.each([
+    [
+      'an unknown mode',
+      (raw: Record<string, unknown> & { bindings: Record<string, unknown>[] }) =>
+        Object.assign(raw.bindings[0] ?? {}, { mode: 'oidc' }),
+      /bindings\[0\]\.mode: .*"irsa".*"pod-identity"/,
+    ],
+    [
+      'an unknown podIdentity key',
+      (raw: Record<string, unknown>) => Object.assign(raw, { podIdentity: { installAgents: true } }),
+      /podIdentity.installAgents: unknown field/,
+    ],
+    [
+      'two pod-identity bindings for one ServiceAccount',
+      (raw: Record<string, unknown> & { bindings: Record<string, unknown>[] }) => {
+        raw.defaultMode = 'pod-identity';
+        raw.bindings.push({ name: 'twin', namespace: 'default', serviceAccount: 'app' });
+      },
+      /bindings\[1\]: pod-identity binding for default\/app duplicates bindings\[0\] \(EKS allows one association per namespace and ServiceAccount\)/,
+    ],
+  ])('refuses %s, naming the field', (_, edit, message) => {
+    expect(configError(minimalWith(edit)).message).toMatch(message);
+  });
+
+  it('refuses a pod-identity binding whose policies do not fit one role over every region', () => {
+    // Prepare: 60 secret prefixes, each written once per region in pod-identity mode
+    const prefixes = Array.from({ length: 60 }, (_, n) => `team-${n}/service/`);
+    const raw = minimalWith((config) => {
+      config.regions = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-west-2'];
+      Object.assign(config.bindings[0] ?? {}, {
+        mode: 'pod-identity',
+        policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: prefixes } }],
+      });
+    });
+
+    // Act
+    const error = (() => {
+      try {
+        parseReconcilerConfig(raw, CONTEXT);
+      } catch (caught) {
+        return caught as Error;
+      }
+      throw new Error('expected a TemplateError');
+    })();
+
+    // Assess
+    expect(error).toBeInstanceOf(TemplateError);
+    expect(error.message).toMatch(
+      /in pod-identity mode over 4 regions .* over IAM's limit of 10240 per role/,
+    );
   });
 });

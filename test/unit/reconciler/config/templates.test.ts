@@ -10,9 +10,11 @@ import {
   createTemplateCatalog,
   DEFAULT_TEMPLATES_DIR,
   loadTemplateCatalog,
+  renderPodIdentityTrustPolicy,
   renderPolicyTemplate,
   renderTrustPolicy,
   type TemplateCatalog,
+  TRUST_POLICY_MAX_SIZE,
 } from '../../../../lib/reconciler/config/templates';
 
 const BUILTINS: BuiltinValues = {
@@ -20,6 +22,7 @@ const BUILTINS: BuiltinValues = {
   Partition: 'aws',
   Region: 'eu-west-1',
   ClusterName: 'prod-eu',
+  ClusterArn: 'arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu',
   Stage: 'dev',
   Namespace: 'payments',
   ServiceAccount: 'payments-api',
@@ -380,5 +383,187 @@ describe('template files', () => {
     // Assess
     expect(error.message).toContain(path.join(dir, 'policies', 'broken.json'));
     expect(error.message).toMatch(/not valid JSON/);
+  });
+});
+
+describe('rendering for pod-identity (one role for the fleet)', () => {
+  const POD = { mode: { kind: 'pod-identity' as const, regions: ['eu-west-1', 'us-east-1'] } };
+
+  function renderPod(
+    template: string,
+    params: Record<string, string | string[]>,
+    catalog = BUILTIN_TEMPLATES,
+  ) {
+    return renderPolicyTemplate(catalog, { template, binding: 'app' }, params, BUILTINS, POD);
+  }
+
+  it('scopes S3 per cluster with the session tags, one statement per region pinned to that region', () => {
+    // Act
+    const document = renderPod('s3-prefix-access', { BucketName: 'acme-data', Prefix: 'otel' });
+
+    // Assess
+    expect(document.Statement).toEqual([
+      {
+        Sid: 'ListClusterPrefixEuWest1',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: 'arn:aws:s3:::acme-data',
+        Condition: {
+          StringLike: {
+            's3:prefix': [
+              'otel/eu-west-1/${aws:PrincipalTag/eks-cluster-name}/',
+              'otel/eu-west-1/${aws:PrincipalTag/eks-cluster-name}/*',
+            ],
+            'aws:PrincipalTag/eks-cluster-arn': 'arn:aws:eks:eu-west-1:123456789012:cluster/*',
+          },
+        },
+      },
+      expect.objectContaining({ Sid: 'ListClusterPrefixUsEast1' }),
+      {
+        Sid: 'ObjectsUnderClusterPrefixEuWest1',
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+        Resource: 'arn:aws:s3:::acme-data/otel/eu-west-1/${aws:PrincipalTag/eks-cluster-name}/*',
+        Condition: {
+          StringLike: { 'aws:PrincipalTag/eks-cluster-arn': 'arn:aws:eks:eu-west-1:123456789012:cluster/*' },
+        },
+      },
+      expect.objectContaining({
+        Sid: 'ObjectsUnderClusterPrefixUsEast1',
+        Resource: 'arn:aws:s3:::acme-data/otel/us-east-1/${aws:PrincipalTag/eks-cluster-name}/*',
+      }),
+    ]);
+    expect(JSON.stringify(document)).not.toContain('prod-eu');
+  });
+
+  it('renders ${ClusterName} and ${ClusterArn} as session tags and leaves a statement without ${Region} whole', () => {
+    // Prepare
+    const catalog = catalogWith({
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          { Sid: 'Own', Effect: 'Allow', Action: 'eks:DescribeCluster', Resource: '${ClusterArn}' },
+          {
+            Effect: 'Allow',
+            Action: 'ssm:GetParameter',
+            Resource: 'arn:${Partition}:ssm:*:${AccountId}:parameter/${Stage}/${ClusterName}/*',
+          },
+        ],
+      },
+    });
+
+    // Act
+    const irsa = renderPolicyTemplate(catalog, { template: 'custom', binding: 'app' }, {}, BUILTINS);
+    const pod = renderPod('custom', {}, catalog);
+
+    // Assess
+    expect(irsa.Statement.map((statement) => statement.Resource)).toEqual([
+      'arn:aws:eks:eu-west-1:123456789012:cluster/prod-eu',
+      'arn:aws:ssm:*:123456789012:parameter/dev/prod-eu/*',
+    ]);
+    expect(pod.Statement).toEqual([
+      {
+        Sid: 'Own',
+        Effect: 'Allow',
+        Action: 'eks:DescribeCluster',
+        Resource: '${aws:PrincipalTag/eks-cluster-arn}',
+      },
+      {
+        Effect: 'Allow',
+        Action: 'ssm:GetParameter',
+        Resource: 'arn:aws:ssm:*:123456789012:parameter/dev/${aws:PrincipalTag/eks-cluster-name}/*',
+      },
+    ]);
+  });
+
+  it.each([
+    [
+      '${Region} in an object key',
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: '*',
+        Condition: { StringEquals: { '${Region}': 'x' } },
+      },
+      /\$\{Region\} in an object key cannot be rendered for pod-identity/,
+    ],
+    [
+      'a statement that already conditions on the cluster ARN tag',
+      {
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: 'arn:aws:s3:::b/${Region}/*',
+        Condition: { StringEquals: { 'aws:PrincipalTag/eks-cluster-arn': 'x' } },
+      },
+      /already conditions on aws:PrincipalTag\/eks-cluster-arn/,
+    ],
+  ])('refuses a template with %s, naming why', (_, statement, message) => {
+    const catalog = catalogWith({ PolicyDocument: { Version: '2012-10-17', Statement: [statement] } });
+    expect(templateError(() => renderPod('custom', {}, catalog)).message).toMatch(message);
+  });
+});
+
+describe('the Pod Identity trust policy', () => {
+  const VALUES = {
+    AccountId: '123456789012',
+    Partition: 'aws',
+    Stage: 'dev',
+    Namespace: 'payments',
+    ServiceAccount: 'payments-api',
+  };
+  const arn = (n: number) =>
+    `arn:aws:eks:eu-west-1:123456789012:cluster/cluster-${String(n).padStart(3, '0')}`;
+
+  it('trusts pods.eks.amazonaws.com for this account, the ServiceAccount and the selected clusters, exactly', () => {
+    const { document, pinned } = renderPodIdentityTrustPolicy(BUILTIN_TEMPLATES, {
+      ...VALUES,
+      ClusterArns: [arn(2), arn(1), arn(2)],
+    });
+    expect(pinned).toBe(true);
+    expect(document).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'PodIdentityServiceAccountOnly',
+          Effect: 'Allow',
+          Principal: { Service: 'pods.eks.amazonaws.com' },
+          Action: ['sts:AssumeRole', 'sts:TagSession'],
+          Condition: {
+            StringEquals: {
+              'aws:SourceAccount': '123456789012',
+              'aws:RequestTag/kubernetes-namespace': 'payments',
+              'aws:RequestTag/kubernetes-service-account': 'payments-api',
+              'aws:RequestTag/eks-cluster-arn': [arn(1), arn(2)],
+            },
+          },
+        },
+      ],
+    });
+  });
+
+  it.each([
+    ['no cluster is selected', 0],
+    ['the cluster ARNs do not fit the trust policy limit', 40],
+  ])('leaves the cluster pin out when %s, keeping account and ServiceAccount', (_, clusters) => {
+    const { document, pinned } = renderPodIdentityTrustPolicy(BUILTIN_TEMPLATES, {
+      ...VALUES,
+      ClusterArns: Array.from({ length: clusters }, (_, n) => arn(n)),
+    });
+    expect(pinned).toBe(false);
+    expect(JSON.stringify(document).length).toBeLessThanOrEqual(TRUST_POLICY_MAX_SIZE);
+    expect(document.Statement[0]?.Condition).toEqual({
+      StringEquals: {
+        'aws:SourceAccount': '123456789012',
+        'aws:RequestTag/kubernetes-namespace': 'payments',
+        'aws:RequestTag/kubernetes-service-account': 'payments-api',
+      },
+    });
+  });
+
+  it('pins as many clusters as fit: 20 clusters of 60-character ARNs', () => {
+    const arns = Array.from({ length: 20 }, (_, n) => arn(n));
+    expect(renderPodIdentityTrustPolicy(BUILTIN_TEMPLATES, { ...VALUES, ClusterArns: arns }).pinned).toBe(
+      true,
+    );
   });
 });

@@ -10,6 +10,7 @@ import {
   TAG_STAGE,
 } from '../../../../lib/reconciler/ownership';
 import { desiredState } from '../../../../lib/reconciler/plan/desired';
+import type { DesiredIrsaRole, DesiredState } from '../../../../lib/reconciler/types';
 import {
   APP_BINDING,
   completeScan,
@@ -22,6 +23,10 @@ import {
   unknownScan,
   WORKER_BINDING,
 } from '../support';
+
+function irsaRoles(desired: DesiredState): DesiredIrsaRole[] {
+  return desired.roles.filter((role): role is DesiredIrsaRole => role.mode === 'irsa');
+}
 
 describe('desiredState', () => {
   it('wants one role per cluster and binding, in every region', () => {
@@ -39,7 +44,7 @@ describe('desiredState', () => {
     const desired = desiredState(config, discovery);
 
     // Assess
-    expect(desired.roles.map((r) => [r.region, r.clusterName, r.bindingName])).toEqual([
+    expect(irsaRoles(desired).map((r) => [r.region, r.clusterName, r.bindingName])).toEqual([
       ['eu-west-1', 'prod', 'app'],
       ['eu-west-1', 'prod', 'worker'],
       ['eu-west-1', 'staging', 'app'],
@@ -180,7 +185,7 @@ describe('desiredState', () => {
     const desired = desiredState(config, makeDiscovery([completeScan('eu-west-1', clusters)]));
 
     // Assess
-    expect(desired.roles.map((r) => r.clusterName)).toEqual(['prod-eu', 'stg-1']);
+    expect(irsaRoles(desired).map((r) => r.clusterName)).toEqual(['prod-eu', 'stg-1']);
     expect(Object.fromEntries(desired.skipped.map((s) => [s.clusterName, s.reason]))).toEqual({
       'prod-sandbox': 'not selected by clusters.include/exclude',
       'stg-10': 'not selected by clusters.include/exclude',
@@ -204,7 +209,7 @@ describe('desiredState', () => {
     const both = desiredState(byBoth, discovery);
 
     // Assess
-    expect(tagOnly.roles.map((role) => role.clusterName)).toEqual(['prod-a', 'dev-b']);
+    expect(irsaRoles(tagOnly).map((role) => role.clusterName)).toEqual(['prod-a', 'dev-b']);
     expect(tagOnly.skipped).toEqual([
       {
         region: 'eu-west-1',
@@ -212,7 +217,7 @@ describe('desiredState', () => {
         reason: 'not opted in: no tag irsa-reconciler/opt-in=true',
       },
     ]);
-    expect(both.roles.map((role) => role.clusterName)).toEqual(['prod-a']);
+    expect(irsaRoles(both).map((role) => role.clusterName)).toEqual(['prod-a']);
     expect(both.skipped.map((skip) => skip.clusterName)).toEqual(['dev-b', 'prod-c']);
   });
 
@@ -226,7 +231,7 @@ describe('desiredState', () => {
     const desired = desiredState(config, discovery);
 
     // Assess
-    expect(desired.roles.map((role) => role.clusterName)).toEqual(['ok']);
+    expect(irsaRoles(desired).map((role) => role.clusterName)).toEqual(['ok']);
     expect(desired.skipped).toEqual([
       {
         region: 'eu-west-1',
@@ -312,5 +317,71 @@ describe('compileGlobs', () => {
 
   it('treats regular expression characters literally', () => {
     expect(compileGlobs(['a.b'])('axb')).toBe(false);
+  });
+});
+
+describe('desiredState for pod-identity bindings', () => {
+  const podApp = { ...APP_BINDING, mode: 'pod-identity' as const };
+
+  it('wants one role for the fleet and one association per selected cluster, with or without an OIDC provider', () => {
+    // Prepare: staging has no IAM OIDC provider (IRSA would skip it; Pod Identity needs none)
+    const config = makeConfig({ regions: ['eu-west-1', 'us-east-1'], bindings: [podApp, WORKER_BINDING] });
+    const prod = makeCluster('prod', 'eu-west-1');
+    const staging = makeCluster('staging', 'us-east-1');
+    const discovery = makeDiscovery(
+      [completeScan('eu-west-1', [prod]), completeScan('us-east-1', [staging])],
+      [providerArnOf(prod)],
+    );
+
+    // Act
+    const desired = desiredState(config, discovery);
+
+    // Assess
+    const pod = desired.roles.filter((role) => role.mode === 'pod-identity');
+    expect(pod).toHaveLength(1);
+    expect(pod[0]).toMatchObject({
+      roleName: expect.stringMatching(/^irsa-pi-app-[0-9a-f]{10}$/),
+      arn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\/irsa-reconciler\/dev\/irsa-pi-app-/),
+      tags: {
+        [TAG_MANAGED_BY]: TAG_MANAGED_BY_VALUE,
+        [TAG_STAGE]: STAGE,
+        [TAG_BINDING]: 'app',
+        'irsa-reconciler/mode': 'pod-identity',
+      },
+    });
+    expect(pod[0]?.tags[TAG_REGION]).toBeUndefined();
+    expect(irsaRoles(desired).map((role) => [role.clusterName, role.bindingName])).toEqual([
+      ['prod', 'worker'],
+    ]);
+    expect(
+      desired.associations.map((item) => [
+        item.region,
+        item.clusterName,
+        item.namespace,
+        item.serviceAccount,
+      ]),
+    ).toEqual([
+      ['eu-west-1', 'prod', 'payments', 'payments-api'],
+      ['us-east-1', 'staging', 'payments', 'payments-api'],
+    ]);
+    expect(desired.associations.every((item) => item.roleArn === pod[0]?.arn)).toBe(true);
+    expect(desired.skipped).toEqual([
+      expect.objectContaining({
+        clusterName: 'staging',
+        reason: expect.stringContaining('no IAM OIDC provider'),
+      }),
+    ]);
+  });
+
+  it('pins the trust to the selected clusters only', () => {
+    const config = makeConfig({ bindings: [podApp], clusters: { include: ['prod-*'] } });
+    const discovery = makeDiscovery([
+      completeScan('eu-west-1', [makeCluster('prod-a', 'eu-west-1'), makeCluster('dev-b', 'eu-west-1')]),
+    ]);
+    const [role] = desiredState(config, discovery).roles;
+    const condition = role?.trustPolicy.Statement[0]?.Condition as Record<string, Record<string, unknown>>;
+    expect(condition.StringEquals?.['aws:RequestTag/eks-cluster-arn']).toEqual([
+      'arn:aws:eks:eu-west-1:123456789012:cluster/prod-a',
+    ]);
   });
 });

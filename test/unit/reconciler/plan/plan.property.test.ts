@@ -36,6 +36,7 @@ const READER_BINDING = {
   name: 'reader',
   namespace: 'config',
   serviceAccount: 'reader',
+  mode: 'irsa' as const,
   policies: [
     {
       template: 'appconfig-read',
@@ -221,8 +222,8 @@ function owned(role: ObservedRole, config: ReconcilerConfig): boolean {
 }
 
 function actionRoleName(action: Action): string | undefined {
-  if (action.kind === 'create-oidc-provider') return undefined;
-  return action.kind === 'create' ? action.role.roleName : action.roleName;
+  if (action.kind === 'create') return action.role.roleName;
+  return 'roleName' in action ? action.roleName : undefined;
 }
 
 describe('plan (properties)', () => {

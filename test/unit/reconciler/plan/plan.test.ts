@@ -43,9 +43,7 @@ function kinds(actions: Action[]): string[] {
 
 function roleNamesIn(actions: Action[]): Set<string> {
   return new Set(
-    actions.flatMap((a) =>
-      a.kind === 'create' ? [a.role.roleName] : a.kind === 'create-oidc-provider' ? [] : [a.roleName],
-    ),
+    actions.flatMap((a) => (a.kind === 'create' ? [a.role.roleName] : 'roleName' in a ? [a.roleName] : [])),
   );
 }
 
