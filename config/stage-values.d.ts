@@ -14,6 +14,7 @@ export interface SerialisedReconcilerConfig {
   roleNamePrefix: string;
   functionRolePath: string;
   createOidcProvider: 'true' | 'false';
+  installPodIdentityAgent: 'true' | 'false';
   permissionsBoundaryArn: CloudFormationValue;
   boundaryResources: Record<string, BoundaryResource>;
 }
@@ -23,7 +24,10 @@ export interface StageValues extends SerialisedReconcilerConfig {
   chartIndexFormat: 'yaml' | 'json';
   chartIndexerMemoryMb: number;
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
-  parameters: Record<'CreateOidcProvider' | 'DataReadRoleName' | 'CreateDataBucketUser', string>;
+  parameters: Record<
+    'CreateOidcProvider' | 'InstallPodIdentityAgent' | 'DataReadRoleName' | 'CreateDataBucketUser',
+    string
+  >;
 }
 
 export const STACK_TOKENS: readonly string[];

@@ -120,6 +120,8 @@ function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
     roleNamePrefix,
     functionRolePath,
     createOidcProvider: String(createOidcProvider),
+    // The reconciler may create add-ons only when the configuration asks it to install the agent.
+    installPodIdentityAgent: String(config.podIdentity?.installAgent === true),
     permissionsBoundaryArn: named === '' ? { Ref: 'WorkloadBoundary' } : toCloudFormationString(named),
     boundaryResources: named === '' ? workloadBoundaryResources(config, stage) : {},
   };
@@ -295,6 +297,7 @@ function stageValues(stageFile, stage) {
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
+      InstallPodIdentityAgent: reconciler.installPodIdentityAgent,
       DataReadRoleName: dataReadRoleName,
       CreateDataBucketUser: String(createDataBucketUser),
     },

@@ -38,9 +38,14 @@ export async function installAgent(
   clusterName: string,
 ): Promise<void> {
   try {
-    const { addon } = await context.deps.clients
-      .eks(region)
-      .send(new CreateAddonCommand({ clusterName, addonName: POD_IDENTITY_AGENT_ADDON }));
+    const { addon } = await context.deps.clients.eks(region).send(
+      new CreateAddonCommand({
+        clusterName,
+        addonName: POD_IDENTITY_AGENT_ADDON,
+        // The stack lets the reconciler create add-ons only with its ownership tags.
+        tags: { [TAG_MANAGED_BY]: TAG_MANAGED_BY_VALUE, [TAG_STAGE]: context.config.stage },
+      }),
+    );
     context.deps.logger.info('installing the eks-pod-identity-agent add-on', {
       region,
       cluster: clusterName,

@@ -1,4 +1,5 @@
 import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
+import { POD_IDENTITY_CLUSTER_NAME } from '../../../lib/reconciler/config/templates';
 import { desiredState } from '../../../lib/reconciler/plan/desired';
 import type { PolicyStatement } from '../../../lib/reconciler/types';
 import {
@@ -54,6 +55,19 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     'iam:PermissionsBoundary': boundaryArn,
     'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
     'aws:ResourceTag/irsa-reconciler/stage': stage,
+  };
+  const podRole = role(config.rolePath, `${config.roleNamePrefix}pi-cost-exporter-0123456789`);
+  const cluster = `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/prod-eu-1`;
+  const association = `arn:aws:eks:us-east-1:${ACCOUNT_ID}:podidentityassociation/prod-eu-1/a-0123456789abcdefg`;
+  const ownedAssociation = {
+    'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:ResourceTag/irsa-reconciler/stage': stage,
+  };
+  const associationTags = {
+    'aws:RequestTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:RequestTag/irsa-reconciler/stage': stage,
+    'aws:RequestTag/irsa-reconciler/binding': 'cost-exporter',
+    'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage', 'irsa-reconciler/binding'],
   };
   const createTags = {
     'aws:RequestTag/irsa-reconciler/managed-by': 'irsa-reconciler',
@@ -146,6 +160,45 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
       { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
       { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
       { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
+      { name: 'passing its own execution role', action: 'iam:PassRole', resource: ownRole },
+      { name: 'passing a role outside its path', action: 'iam:PassRole', resource: role('/', 'admin') },
+      {
+        name: 'an association without the ownership tags',
+        action: 'eks:CreatePodIdentityAssociation',
+        resource: cluster,
+      },
+      {
+        name: 'an association tagged as another stage',
+        action: 'eks:CreatePodIdentityAssociation',
+        resource: cluster,
+        context: { ...associationTags, 'aws:RequestTag/irsa-reconciler/stage': 'other' },
+      },
+      {
+        name: 'pointing an association it does not own at its role',
+        action: 'eks:UpdatePodIdentityAssociation',
+        resource: association,
+      },
+      {
+        name: "deleting another stage's association",
+        action: 'eks:DeletePodIdentityAssociation',
+        resource: association,
+        context: { ...ownedAssociation, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+      },
+      {
+        name: 'installing an add-on without the ownership tags',
+        action: 'eks:CreateAddon',
+        resource: cluster,
+      },
+      ...(config.podIdentity.installAgent
+        ? []
+        : [
+            {
+              name: 'installing an add-on when the stage does not ask for the agent',
+              action: 'eks:CreateAddon',
+              resource: cluster,
+              context: associationTags,
+            },
+          ]),
       {
         name: 'removing the boundary of an owned role',
         action: 'iam:DeleteRolePermissionsBoundary',
@@ -323,6 +376,45 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
           'aws:TagKeys': ['irsa-reconciler/cluster', 'cost-center'],
         },
       },
+      {
+        name: "listing a cluster's associations",
+        action: 'eks:ListPodIdentityAssociations',
+        resource: cluster,
+      },
+      {
+        name: 'describing an association',
+        action: 'eks:DescribePodIdentityAssociation',
+        resource: association,
+      },
+      {
+        name: 'describing the agent add-on',
+        action: 'eks:DescribeAddon',
+        resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:addon/prod-eu-1/eks-pod-identity-agent/0ab1c2d3`,
+      },
+      {
+        name: 'creating an owned association',
+        action: 'eks:CreatePodIdentityAssociation',
+        resource: cluster,
+        context: associationTags,
+      },
+      {
+        name: 'pointing an owned association at its role',
+        action: 'eks:UpdatePodIdentityAssociation',
+        resource: association,
+        context: ownedAssociation,
+      },
+      {
+        name: 'deleting an owned association',
+        action: 'eks:DeletePodIdentityAssociation',
+        resource: association,
+        context: ownedAssociation,
+      },
+      {
+        name: 'passing its own Pod Identity role to EKS',
+        action: 'iam:PassRole',
+        resource: podRole,
+        context: { 'iam:PassedToService': 'pods.eks.amazonaws.com' },
+      },
       // The profile's ARN has the same shape as a hosted version's, which the engine cannot tell apart:
       // the application, also required by the action, is evaluated.
       {
@@ -462,6 +554,82 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
         }
         expect(checked).toBeGreaterThan(10);
       });
+
+      it('allows what a pod-identity role grants a pod of a cluster in each region, and nothing of another region', async () => {
+        // Prepare: the same bindings in pod-identity mode, one role each for the fleet
+        const podConfig = {
+          ...config,
+          bindings: config.bindings.map((b) => ({ ...b, mode: 'pod-identity' as const })),
+        };
+        const clusters = config.regions.map((region, index) => ({
+          name: `uat-cluster-${index}`,
+          region,
+          arn: `arn:aws:eks:${region}:${ACCOUNT_ID}:cluster/uat-cluster-${index}`,
+          status: 'ACTIVE',
+          tags: { 'irsa-reconciler/opt-in': 'true' },
+        }));
+        const desired = desiredState(podConfig, {
+          account: { accountId: ACCOUNT_ID, partition: 'aws' },
+          regions: config.regions.map((region) => ({
+            region,
+            status: 'complete',
+            clusters: clusters.filter((cluster) => cluster.region === region),
+          })),
+          oidcProviderArns: [],
+        });
+        expect(desired.roles.length).toBe(config.bindings.length);
+
+        // Act / Assess: a pod of each cluster (its session tags), each grant of its own region
+        let allowed = 0;
+        let deniedElsewhere = 0;
+        for (const desiredRole of desired.roles) {
+          for (const document of Object.values(desiredRole.inlinePolicies)) {
+            for (const statement of document.Statement) {
+              const pinned = (statement.Condition as { StringLike?: Record<string, string> } | undefined)
+                ?.StringLike?.['aws:PrincipalTag/eks-cluster-arn'];
+              for (const cluster of clusters) {
+                const sessionTags = {
+                  'aws:PrincipalTag/eks-cluster-name': cluster.name,
+                  'aws:PrincipalTag/eks-cluster-arn': cluster.arn,
+                };
+                const statementRegion = pinned?.split(':')[3];
+                for (const request of requestsOf(statement, cluster.name)) {
+                  // The per-cluster S3 layout (<prefix>/<region>/<cluster>/) of another region is out of
+                  // reach; a resource listed by ARN (a secret) is granted in every region's copy, as in IRSA.
+                  const named = `${request.resource} ${request.context?.['s3:prefix'] ?? ''}`;
+                  const ownRegion = statementRegion === undefined || statementRegion === cluster.region;
+                  if (!ownRegion && !named.includes(`/${statementRegion}/`)) continue;
+                  const decision = await evaluate({
+                    principal: role(desiredRole.path, desiredRole.roleName),
+                    action: request.action,
+                    resource: request.resource,
+                    context: { ...request.context, ...sessionTags },
+                    identityPolicies: [{ name: 'inline', policy: document }],
+                    boundary,
+                  });
+                  if (ownRegion) {
+                    expect({ ...request, cluster: cluster.name, decision }).toEqual({
+                      ...request,
+                      cluster: cluster.name,
+                      decision: 'Allowed',
+                    });
+                    allowed++;
+                  } else {
+                    expect({ ...request, cluster: cluster.name, decision }).toEqual({
+                      ...request,
+                      cluster: cluster.name,
+                      decision: expect.not.stringMatching(/^Allowed$/),
+                    });
+                    deniedElsewhere++;
+                  }
+                }
+              }
+            }
+          }
+        }
+        expect(allowed).toBeGreaterThan(10);
+        expect(deniedElsewhere).toBeGreaterThan(0);
+      });
     });
   }
 });
@@ -469,14 +637,18 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
 /** Concrete requests a statement grants: each action on each resource, a wildcard filled in. */
 function requestsOf(
   statement: PolicyStatement,
+  clusterName = '',
 ): { action: string; resource: string; context?: Record<string, string> }[] {
+  // A pod's request names its own cluster where the policy names the session tag.
+  const concrete = (text: string) => text.replaceAll(POD_IDENTITY_CLUSTER_NAME, clusterName);
   const actions = [statement.Action].flat().map(String);
   const resources = [statement.Resource]
     .flat()
-    .map((resource) => String(resource).replace(/\*$/, 'object-1'));
-  const prefix = (statement.Condition as { StringLike?: Record<string, string[]> } | undefined)?.StringLike?.[
+    .map((resource) => concrete(String(resource)).replace(/\*$/, 'object-1'));
+  const listed = (statement.Condition as { StringLike?: Record<string, string[]> } | undefined)?.StringLike?.[
     's3:prefix'
   ]?.[0];
+  const prefix = listed === undefined ? undefined : concrete(listed);
   return actions.flatMap((action) =>
     resources.map((resource) => ({
       action,

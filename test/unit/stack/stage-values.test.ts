@@ -105,6 +105,7 @@ describe('stageValues', () => {
     expect(values.appConfigResourcesFile).toBe('none.yml');
     expect(values.parameters).toEqual({
       CreateOidcProvider: 'false',
+      InstallPodIdentityAgent: 'false',
       DataReadRoleName: '',
       CreateDataBucketUser: 'false',
     });
@@ -237,5 +238,25 @@ describe('stageValues', () => {
   ])('refuses %s, naming the stage file and key', (_name, file, message) => {
     expect(() => stageValues(file, 'uat')).toThrow(message);
     expect(() => stageValues(file, 'uat')).toThrow(/^config\/uat\.yml: /);
+  });
+});
+
+describe('the Pod Identity agent switch', () => {
+  it('lets the reconciler create add-ons only when its configuration asks to install the agent', () => {
+    const stage = (installAgent?: boolean) =>
+      stageValues(
+        {
+          createAppConfig: false,
+          createDataBucketUser: false,
+          chartPrefix: 'charts/',
+          reconciler: {
+            clusters: { include: ['uat-*'] },
+            bindings: [],
+            ...(installAgent === undefined ? {} : { podIdentity: { installAgent } }),
+          },
+        },
+        'uat',
+      ).parameters.InstallPodIdentityAgent;
+    expect([stage(), stage(false), stage(true)]).toEqual(['false', 'false', 'true']);
   });
 });
