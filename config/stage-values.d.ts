@@ -15,6 +15,7 @@ export interface SerialisedReconcilerConfig {
   functionRolePath: string;
   createOidcProvider: 'true' | 'false';
   installPodIdentityAgent: 'true' | 'false';
+  publishRoleArns: 'true' | 'false';
   permissionsBoundaryArn: CloudFormationValue;
   boundaryResources: Record<string, BoundaryResource>;
 }
@@ -25,7 +26,11 @@ export interface StageValues extends SerialisedReconcilerConfig {
   chartIndexerMemoryMb: number;
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
   parameters: Record<
-    'CreateOidcProvider' | 'InstallPodIdentityAgent' | 'DataReadRoleName' | 'CreateDataBucketUser',
+    | 'CreateOidcProvider'
+    | 'InstallPodIdentityAgent'
+    | 'PublishRoleArns'
+    | 'DataReadRoleName'
+    | 'CreateDataBucketUser',
     string
   >;
 }

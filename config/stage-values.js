@@ -122,6 +122,7 @@ function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
     createOidcProvider: String(createOidcProvider),
     // The reconciler may create add-ons only when the configuration asks it to install the agent.
     installPodIdentityAgent: String(config.podIdentity?.installAgent === true),
+    publishRoleArns: String(config.publishRoleArns === true),
     permissionsBoundaryArn: named === '' ? { Ref: 'WorkloadBoundary' } : toCloudFormationString(named),
     boundaryResources: named === '' ? workloadBoundaryResources(config, stage) : {},
   };
@@ -298,6 +299,7 @@ function stageValues(stageFile, stage) {
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
       InstallPodIdentityAgent: reconciler.installPodIdentityAgent,
+      PublishRoleArns: reconciler.publishRoleArns,
       DataReadRoleName: dataReadRoleName,
       CreateDataBucketUser: String(createDataBucketUser),
     },

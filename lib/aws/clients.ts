@@ -3,6 +3,7 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { ApiCallCounter } from './api-calls';
@@ -10,6 +11,8 @@ import { ApiCallCounter } from './api-calls';
 /** The AWS clients the core works with. Handlers build one set per container and inject it. */
 export interface AwsClients {
   eks(region: string): EKSClient;
+  /** Parameter Store of a region (the published role ARNs live in their cluster's region). */
+  ssm(region: string): SSMClient;
   iam: IAMClient;
   sts: STSClient;
   s3: S3Client;
@@ -47,8 +50,20 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     retryMode: options.retryMode ?? 'adaptive',
   };
   const eksClients = new Map<string, EKSClient>();
+  const ssmClients = new Map<string, SSMClient>();
   return {
     calls,
+    ssm(region: string): SSMClient {
+      let client = ssmClients.get(region);
+      if (!client) {
+        client = calls.attach(
+          'SSM',
+          new SSMClient({ ...common, region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }),
+        );
+        ssmClients.set(region, client);
+      }
+      return client;
+    },
     eks(region: string): EKSClient {
       let client = eksClients.get(region);
       if (!client) {

@@ -19,6 +19,7 @@ export function withAbortGate(clients: AwsClients): AwsClients {
   return {
     calls: clients.calls,
     eks: (region) => gate(clients.eks(region)),
+    ssm: (region) => gate(clients.ssm(region)),
     iam: gate(clients.iam),
     sts: gate(clients.sts),
     s3: gate(clients.s3),

@@ -19,6 +19,7 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
+import { deleteParameter, putParameter } from './apply-parameters';
 import {
   type AssociationAction,
   applyAssociation,
@@ -41,7 +42,8 @@ import type {
 
 type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
 type AgentAction = Extract<Action, { kind: 'install-agent' }>;
-type RoleAction = Exclude<Action, ProviderAction | AgentAction | AssociationAction>;
+type ParameterAction = Extract<Action, { kind: 'put-parameter' | 'delete-parameter' }>;
+type RoleAction = Exclude<Action, ProviderAction | AgentAction | AssociationAction | ParameterAction>;
 
 /**
  * The order of one role's actions: it exists first, gets its boundary next (the stack's IAM policy lets
@@ -135,10 +137,15 @@ export async function apply(
   const byRole = new Map<string, RoleAction[]>();
   const deletesByRole = new Map<string, RoleAction[]>();
   const associations: AssociationAction[] = [];
+  const parameters: ParameterAction[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'create-oidc-provider' || action.kind === 'install-agent') continue;
     if (isAssociationAction(action)) {
       associations.push(action);
+      continue;
+    }
+    if (action.kind === 'put-parameter' || action.kind === 'delete-parameter') {
+      parameters.push(action);
       continue;
     }
     const groups = action.kind === 'delete' ? deletesByRole : byRole;
@@ -189,6 +196,28 @@ export async function apply(
 
   await mapSettled([...deletesByRole.values()], config.concurrency, async (actions) => {
     for (const [action, outcome] of await applyRole(context, actions)) results.set(action, outcome);
+  });
+
+  // Published ARNs last: a role's ARN is put once the role is in place, removed once it is gone.
+  await mapSettled(parameters, config.concurrency, async (action) => {
+    if (action.kind === 'put-parameter' && failedRoles.has(action.parameter.roleName)) {
+      results.set(action, {
+        status: 'failed',
+        error: `not attempted: role ${action.parameter.roleName} failed`,
+        retryable: true,
+      });
+      return;
+    }
+    results.set(
+      action,
+      toOutcome(
+        await settle(() =>
+          action.kind === 'put-parameter'
+            ? putParameter(deps, config, action.parameter, action.create)
+            : deleteParameter(deps, action.region, action.name),
+        ),
+      ),
+    );
   });
 
   return plan.actions.map((action) => ({

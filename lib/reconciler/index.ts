@@ -3,6 +3,7 @@ import type { ReconcilerDeps } from './deps';
 import { observeAssociations } from './observe/associations';
 import { discover, discoverAccount } from './observe/discovery';
 import { observe } from './observe/observe';
+import { observeParameters } from './observe/parameters';
 import { isPodIdentityRole } from './ownership';
 import { desiredState } from './plan/desired';
 import { NAME_TAKEN_REASON, plan, teardownPlan } from './plan/plan';
@@ -33,7 +34,12 @@ export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig):
   const roles = await observe(deps, config, { oidcProviderArns: discovery.oidcProviderArns });
   const desired = desiredState(config, discovery);
   const associations = await observeAssociations(deps, config, discovery, desired, roles.roles);
-  const observed = associations ? { ...roles, associations } : roles;
+  const parameters = await observeParameters(deps, config);
+  const observed = {
+    ...roles,
+    ...(associations ? { associations } : {}),
+    ...(parameters ? { parameters } : {}),
+  };
   const thePlan = plan(desired, observed, discovery, config);
   const results = await execute(deps, thePlan, config);
   const regions = regionReports(discovery);
@@ -64,7 +70,7 @@ export async function teardown(deps: ReconcilerDeps, config: ReconcilerConfig): 
       deps,
       noBindings,
       discovery,
-      { roles: [], oidcProviders: [], associations: [], skipped: [] },
+      { roles: [], oidcProviders: [], associations: [], parameters: [], skipped: [] },
       roles.roles,
     );
     observed = associations ? { ...roles, associations } : roles;

@@ -21,6 +21,8 @@ const CATEGORY: Record<Action['kind'], Category> = {
   'update-association': 'updated',
   'delete-association': 'deleted',
   'association-no-op': 'unchanged',
+  'put-parameter': 'updated',
+  'delete-parameter': 'deleted',
 };
 
 /**
@@ -36,6 +38,10 @@ export function targetOf(action: Action): string {
       return action.role.roleName;
     case 'install-agent':
       return `${action.region}/${action.clusterName} eks-pod-identity-agent`;
+    case 'put-parameter':
+      return `${action.parameter.region} ${action.parameter.name}`;
+    case 'delete-parameter':
+      return `${action.region} ${action.name}`;
     case 'create-association':
     case 'update-association':
     case 'delete-association':
@@ -55,6 +61,9 @@ function resourceOf(action: Action): string {
       return 'provider';
     case 'install-agent':
       return 'addon';
+    case 'put-parameter':
+    case 'delete-parameter':
+      return 'parameter';
     case 'create-association':
     case 'update-association':
     case 'delete-association':
@@ -115,6 +124,10 @@ function detailOf(action: Action): string {
       return `${action.associationId} → ${action.roleName}`;
     case 'delete-association':
       return `${action.associationId}: ${action.reason}`;
+    case 'put-parameter':
+      return action.parameter.value;
+    case 'delete-parameter':
+      return action.reason;
     case 'put-policy':
     case 'delete-policy':
       return action.policyName;
@@ -257,6 +270,8 @@ export function describeAction(action: Action): string {
     case 'update-association':
     case 'delete-association':
     case 'association-no-op':
+    case 'put-parameter':
+    case 'delete-parameter':
       return `${action.kind} ${targetOf(action)}`;
     default:
       return `${action.kind} ${action.roleName}`;

@@ -76,6 +76,11 @@ export interface ReconcilerConfig {
   dryRun: boolean;
   createOidcProvider: boolean;
   podIdentity: PodIdentitySettings;
+  /**
+   * Publish each IRSA role's ARN as an SSM parameter `/irsa-reconciler/<stage>/roles/<cluster>/<binding>`
+   * in its cluster's region, reconciled and removed with the role.
+   */
+  publishRoleArns: boolean;
   /** Upper bound on AWS calls in flight at once. */
   concurrency: number;
 }
@@ -178,10 +183,25 @@ export interface DesiredOidcProvider {
   arn: string;
 }
 
+/** An SSM parameter holding an IRSA role's ARN, for deploy tooling (Helm values) to read. */
+export interface PublishedParameter {
+  region: string;
+  name: string;
+  /** The role's ARN. */
+  value: string;
+}
+
+export interface DesiredParameter extends PublishedParameter {
+  /** The role whose ARN it holds: put only once that role's actions went through. */
+  roleName: string;
+}
+
 export interface DesiredState {
   roles: DesiredRole[];
   oidcProviders: DesiredOidcProvider[];
   associations: DesiredAssociation[];
+  /** Empty unless `publishRoleArns`. */
+  parameters: DesiredParameter[];
   skipped: SkippedTarget[];
 }
 
@@ -240,6 +260,8 @@ export interface ObservedState {
   oidcProviderArns: string[];
   /** Per cluster, by JSON [region, cluster]; absent when no binding uses (or used) Pod Identity. */
   associations?: ReadonlyMap<string, ClusterAssociations>;
+  /** The published parameters per region (undefined: the region's could not be read); absent unless publishing. */
+  parameters?: ReadonlyMap<string, PublishedParameter[] | undefined>;
 }
 
 /** The closed set of actions a plan is made of. */
@@ -264,7 +286,9 @@ export type Action =
       roleName: string;
     }
   | { kind: 'delete-association'; association: AssociationRef; associationId: string; reason: string }
-  | { kind: 'association-no-op'; association: AssociationRef; associationId: string };
+  | { kind: 'association-no-op'; association: AssociationRef; associationId: string }
+  | { kind: 'put-parameter'; parameter: DesiredParameter; create: boolean }
+  | { kind: 'delete-parameter'; region: string; name: string; reason: string };
 
 export type ActionKind = Action['kind'];
 

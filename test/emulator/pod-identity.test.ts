@@ -8,6 +8,7 @@ import {
   ListPodIdentityAssociationsCommand,
 } from '@aws-sdk/client-eks';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
+import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import type { AwsClients } from '../../lib/aws/clients';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
@@ -61,7 +62,7 @@ function config(overrides: Record<string, unknown> = {}): ReconcilerConfig {
 const podConfig = (overrides: Record<string, unknown> = {}) =>
   config({ bindings: [{ ...OTEL, mode: 'pod-identity' }], ...overrides });
 
-const WRITE = /^(IAM|EKS):(Create|Update|Delete|Put|Tag|Untag|Attach|Detach)/;
+const WRITE = /^(IAM|EKS|SSM):(Create|Update|Delete|Put|Tag|Untag|Attach|Detach|AddTags)/;
 
 function writes(report: ReconcileReport): Record<string, number> {
   return Object.fromEntries(Object.entries(report.apiCalls).filter(([operation]) => WRITE.test(operation)));
@@ -282,6 +283,49 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
     expect(removed.failed).toBe(false);
     expect(front.associations()).toEqual(foreign);
     expect(await roles()).toEqual([]);
+  });
+
+  it("publishes each IRSA role's ARN in its cluster's region, and removes it with the role", async () => {
+    // Prepare
+    const publishing = { publishRoleArns: true, maxPruneFraction: 1 };
+    const published = async () => {
+      const found: Record<string, string> = {};
+      for (const region of [EU, US]) {
+        const { Parameters } = await admin
+          .ssm(region)
+          .send(new GetParametersByPathCommand({ Path: '/irsa-reconciler/qa/roles/', Recursive: true }));
+        for (const parameter of Parameters ?? [])
+          found[`${region} ${parameter.Name}`] = parameter.Value ?? '';
+      }
+      return found;
+    };
+
+    // Act: IRSA with publishing; then the cluster gamma goes; then the binding moves to pod-identity
+    await reconcile(deps(), config(publishing));
+    const first = await published();
+    const arns = Object.fromEntries(
+      (await roles()).map((role) => [role.tags['irsa-reconciler/cluster'], role.arn]),
+    );
+    const rerun = await reconcile(deps(), config(publishing));
+    await deleteCluster(admin, { region: US, name: 'gamma' });
+    await reconcile(deps(), config(publishing));
+    const afterDelete = await published();
+    await reconcile(deps(), podConfig(publishing));
+    await reconcile(deps(), podConfig(publishing));
+    const afterMove = await published();
+
+    // Assess
+    expect(first).toEqual({
+      [`${EU} /irsa-reconciler/qa/roles/alpha/otel-collector`]: arns.alpha,
+      [`${EU} /irsa-reconciler/qa/roles/beta/otel-collector`]: arns.beta,
+      [`${US} /irsa-reconciler/qa/roles/gamma/otel-collector`]: arns.gamma,
+    });
+    expect(writes(rerun)).toEqual({});
+    expect(Object.keys(afterDelete).sort()).toEqual([
+      `${EU} /irsa-reconciler/qa/roles/alpha/otel-collector`,
+      `${EU} /irsa-reconciler/qa/roles/beta/otel-collector`,
+    ]);
+    expect(afterMove).toEqual({});
   });
 
   it('retries an association EKS refuses while IAM has not propagated the new role', async () => {

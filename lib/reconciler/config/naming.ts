@@ -64,6 +64,16 @@ export function podIdentityRoleNameFor(prefix: string, bindingName: string, stag
   return `${prefix}pi-${trimSeparators(bindingName.slice(0, budget))}-${hash}`;
 }
 
+/** The folder of a stage's published role ARNs in Parameter Store (the stack's IAM fences it). */
+export function publishedParameterRoot(stage: string): string {
+  return `/irsa-reconciler/${stage}/roles/`;
+}
+
+/** Where an IRSA role's ARN is published, in its cluster's region: `<root><cluster>/<binding>`. */
+export function publishedParameterName(stage: string, clusterName: string, bindingName: string): string {
+  return `${publishedParameterRoot(stage)}${clusterName}/${bindingName}`;
+}
+
 /**
  * The inline policy name for the `occurrence`-th (1-based) use of `template` in one binding:
  * `<template>` the first time, `<template>-<n>` after that.

@@ -121,6 +121,7 @@ const configSchema = z.strictObject({
   podIdentity: z
     .strictObject({ installAgent: z.boolean().default(false) })
     .default(() => ({ installAgent: false })),
+  publishRoleArns: z.boolean().default(false),
   concurrency: z.number().int('must be a whole number').min(1).max(64).default(8),
 });
 
@@ -162,6 +163,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     dryRun: data.dryRun,
     createOidcProvider: data.createOidcProvider,
     podIdentity: data.podIdentity,
+    publishRoleArns: data.publishRoleArns,
     concurrency: data.concurrency,
     permissionsBoundaryArn: data.permissionsBoundaryArn,
   };

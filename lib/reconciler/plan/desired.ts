@@ -6,6 +6,7 @@ import {
   inlinePolicyName,
   isValidClusterName,
   podIdentityRoleNameFor,
+  publishedParameterName,
   roleNameFor,
 } from '../config/naming';
 import {
@@ -186,6 +187,20 @@ export function desiredState(
     roles: kept,
     oidcProviders: [...providers.values()],
     associations: associations.filter((association) => keptPodRoles.has(association.roleName)),
+    parameters: config.publishRoleArns
+      ? kept.flatMap((role) =>
+          role.mode === 'irsa'
+            ? [
+                {
+                  region: role.region,
+                  name: publishedParameterName(config.stage, role.clusterName, role.bindingName),
+                  value: roleArnOf(discovery.account, role.path, role.roleName),
+                  roleName: role.roleName,
+                },
+              ]
+            : [],
+        )
+      : [],
     skipped,
   };
 }

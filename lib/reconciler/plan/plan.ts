@@ -23,6 +23,7 @@ import type {
   TakenName,
 } from '../types';
 import { planAssociations, targetKey } from './associations';
+import { planParameters } from './parameters';
 import { policiesEqual } from './policy-compare';
 
 export const NAME_TAKEN_REASON = 'role name taken by a role not owned by this deployment';
@@ -127,7 +128,13 @@ export function plan(
   }
 
   const result: Plan = { actions, skipped, drift };
-  if (deletes.length === 0 || !config.prune) return result;
+  const publish = (applied: readonly Action[]) => {
+    const deleted = new Set(applied.flatMap((action) => (action.kind === 'delete' ? [action.roleName] : [])));
+    const remaining = [...owned.values()].filter((role) => !deleted.has(role.roleName));
+    actions.push(...planParameters(desired, observed, discovery, config, remaining));
+    return result;
+  };
+  if (deletes.length === 0 || !config.prune) return publish([]);
   // Counted once this run's creates are done, so a blocked prune stays blocked on the next run instead
   // of slipping through because the roles created meanwhile grew the base. Roles and associations
   // are counted together.
@@ -138,10 +145,10 @@ export function plan(
       owned: ownedAfterCreates,
       maxPruneFraction: config.maxPruneFraction,
     };
-    return result;
+    return publish([]);
   }
   actions.push(...deletes);
-  return result;
+  return publish(deletes);
 }
 
 /**

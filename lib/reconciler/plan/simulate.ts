@@ -44,12 +44,25 @@ type RoleAction = Exclude<
       | 'create-association'
       | 'update-association'
       | 'delete-association'
-      | 'association-no-op';
+      | 'association-no-op'
+      | 'put-parameter'
+      | 'delete-parameter';
   }
 >;
 
+const ROLE_ACTIONS: ReadonlySet<Action['kind']> = new Set([
+  'update-trust',
+  'put-policy',
+  'delete-policy',
+  'tag',
+  'set-boundary',
+  'detach-policy',
+  'delete',
+  'no-op',
+]);
+
 function isRoleAction(action: Action): action is RoleAction {
-  return 'roleName' in action && action.kind !== 'update-association';
+  return ROLE_ACTIONS.has(action.kind);
 }
 
 function applyToRole(roles: Map<string, ObservedRole>, action: RoleAction): void {

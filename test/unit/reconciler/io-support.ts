@@ -31,6 +31,7 @@ export function testConfig(overrides: Partial<ReconcilerConfig> = {}): Reconcile
     dryRun: false,
     createOidcProvider: false,
     podIdentity: { installAgent: false },
+    publishRoleArns: false,
     concurrency: 4,
     ...overrides,
   };

@@ -1,3 +1,4 @@
+import { MANAGED_POLICY_MAX_SIZE } from '../../../lib/reconciler/config/boundary';
 import { parseReconcilerConfig } from '../../../lib/reconciler/config/schema';
 import { POD_IDENTITY_CLUSTER_NAME } from '../../../lib/reconciler/config/templates';
 import { desiredState } from '../../../lib/reconciler/plan/desired';
@@ -184,6 +185,25 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
         resource: association,
         context: { ...ownedAssociation, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
       },
+      {
+        name: "writing a parameter outside the stage's folder",
+        action: 'ssm:PutParameter',
+        resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/prod/database/password`,
+      },
+      {
+        name: "deleting another stage's published ARN",
+        action: 'ssm:DeleteParameter',
+        resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/other/roles/prod-eu-1/cost-exporter`,
+      },
+      ...(config.publishRoleArns
+        ? []
+        : [
+            {
+              name: 'publishing ARNs when the stage does not ask for it',
+              action: 'ssm:PutParameter',
+              resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
+            },
+          ]),
       {
         name: 'installing an add-on without the ownership tags',
         action: 'eks:CreateAddon',
@@ -409,6 +429,15 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
         resource: association,
         context: ownedAssociation,
       },
+      ...(config.publishRoleArns
+        ? ['ssm:GetParametersByPath', 'ssm:PutParameter', 'ssm:AddTagsToResource', 'ssm:DeleteParameter'].map(
+            (action) => ({
+              name: `${action} on a published ARN of its own stage`,
+              action,
+              resource: `arn:aws:ssm:us-east-1:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
+            }),
+          )
+        : []),
       {
         name: 'passing its own Pod Identity role to EKS',
         action: 'iam:PassRole',
@@ -436,6 +465,14 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
       });
       expect(decision === 'Allowed').toBe(roleId === 'CustomResourceRole');
     });
+  });
+
+  it("keeps the reconciler's managed policy within IAM's 6,144 characters once resolved", () => {
+    const size = JSON.stringify(policyDocumentOf(template, 'ReconcilePolicy', context)).replace(
+      /\s/g,
+      '',
+    ).length;
+    expect(size).toBeLessThanOrEqual(MANAGED_POLICY_MAX_SIZE);
   });
 
   it('gives the indexer no IAM, STS or configuration access', async () => {

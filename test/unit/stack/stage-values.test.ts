@@ -106,6 +106,7 @@ describe('stageValues', () => {
     expect(values.parameters).toEqual({
       CreateOidcProvider: 'false',
       InstallPodIdentityAgent: 'false',
+      PublishRoleArns: 'false',
       DataReadRoleName: '',
       CreateDataBucketUser: 'false',
     });

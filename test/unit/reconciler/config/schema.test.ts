@@ -70,6 +70,7 @@ describe('parseReconcilerConfig', () => {
       dryRun: false,
       createOidcProvider: false,
       podIdentity: { installAgent: false },
+      publishRoleArns: false,
       concurrency: 8,
       permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/irsa-reconciler/workload-boundary',
     });

@@ -125,6 +125,9 @@ function summary(actions: Action[]): string[] {
         return action.kind;
       case 'delete':
         return `delete ${action.roleName}: ${action.reason}`;
+      case 'put-parameter':
+      case 'delete-parameter':
+        return action.kind;
       default:
         return `${action.kind} ${action.roleName}`;
     }
