@@ -3,7 +3,9 @@
  * Four EKS clusters in two regions, three of them selected, two agent bindings; the configuration read
  * from AppConfig as the deployed functions read it, every role bounded by the stack's boundary;
  * reconcile, reconcile again (steady state: no write), a forged custom resource Delete refused, delete
- * a cluster and reconcile (prune). Then the Helm repository: two charts published to an emulator bucket
+ * a cluster and reconcile (prune); a third binding in EKS Pod Identity mode (one role for the fleet,
+ * an association per cluster, the agent add-on installed), served by the Pod Identity fake in front of
+ * moto (moto lacks those calls). Then the Helm repository: two charts published to an emulator bucket
  * and indexed from their S3 notification. Exits non-zero if anything is not as expected.
  */
 import { createHandler as createCustomResourceHandler } from '../functions/custom-resource';
@@ -26,6 +28,7 @@ import {
   SAMPLE_RECONCILER_CONFIG,
 } from '../test/support/emulator-fixtures';
 import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../test/support/moto-server';
+import { type PodIdentityFront, startPodIdentityFront } from '../test/support/pod-identity-front';
 import { startStackStatusFront } from '../test/support/stack-status-front';
 import { lambdaContext, loadEvent } from '../test/unit/lambda/support';
 import { runHelmDemo } from './demo-helm';
@@ -53,9 +56,13 @@ async function run(
   label: string,
   config: ReconcilerConfig,
   endpoint: string,
+  eksEndpoint?: string,
 ): Promise<{ report: ReconcileReport; writes: number }> {
   // Fresh clients per run, as a new Lambda container would have: the call counter starts at zero.
-  const clients = emulatorClients(endpoint);
+  const clients = emulatorClients(
+    endpoint,
+    eksEndpoint ? { eksEndpoints: { 'eu-west-1': eksEndpoint, 'us-east-1': eksEndpoint } } : {},
+  );
   const report = await reconcile({ clients, logger: silentLogger }, config);
   console.log(`\n${label}\n`);
   console.log(formatReportTable(report));
@@ -163,6 +170,54 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
   );
   check(remaining.length === 4, '4 owned roles remain');
   check((await foreignRolesState(admin)) === foreignBefore, 'unrelated roles are exactly as they were');
+
+  const pods = await startPodIdentityFront(moto.endpoint);
+  try {
+    await runPodIdentityDemo(config, moto.endpoint, pods);
+  } finally {
+    await pods.stop();
+  }
+}
+
+/** A third binding in EKS Pod Identity mode next to the two IRSA ones. */
+async function runPodIdentityDemo(
+  config: ReconcilerConfig,
+  endpoint: string,
+  pods: PodIdentityFront,
+): Promise<void> {
+  heading('5. A third binding, external-secrets, in EKS Pod Identity mode: one role for the fleet');
+  const withPods: ReconcilerConfig = {
+    ...config,
+    podIdentity: { installAgent: true },
+    bindings: [
+      ...config.bindings,
+      {
+        name: 'external-secrets',
+        namespace: 'external-secrets',
+        serviceAccount: 'external-secrets',
+        mode: 'pod-identity',
+        policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['platform/'] } }],
+      },
+    ],
+  };
+  const first = await run('Apply:', withPods, endpoint, pods.endpoint);
+  check(!first.report.failed, 'the run succeeded');
+  const associations = pods.associations();
+  for (const item of associations) {
+    console.log(
+      `  association ${item.region}/${item.clusterName} ${item.namespace}/${item.serviceAccount} → ${item.roleArn}`,
+    );
+  }
+  check(
+    associations.length === 2 && new Set(associations.map((item) => item.roleArn)).size === 1,
+    'one association per selected cluster (payments, analytics), both with the one Pod Identity role',
+  );
+  check(
+    pods.addons().filter((addon) => addon.addonName === 'eks-pod-identity-agent').length === 2,
+    'the eks-pod-identity-agent add-on installed on both clusters',
+  );
+  const second = await run('Again:', withPods, endpoint, pods.endpoint);
+  check(second.writes === 0, 'the second run made no write call');
 }
 
 /** `npm run plan` and `npm run apply` for the uat stage's own configuration, against the emulator. */
