@@ -1,4 +1,5 @@
 import type { IndexerResults, IndexerSizeResult } from './indexer/suite';
+import type { PodIdentitySizeResult } from './reconciler/pod-identity';
 import type { MachineInfo } from './machine';
 import type { AccountObserveResult } from './reconciler/account';
 import type { ReconcilerRun, ReconcilerSizeResult } from './reconciler/suite';
@@ -13,6 +14,8 @@ export interface BenchResults {
   /** One observe of an account at IAM's role ceiling. */
   accountObserve?: AccountObserveResult;
   indexer?: IndexerResults;
+  /** The EKS Pod Identity fleet. */
+  podIdentity?: PodIdentitySizeResult[];
   /** Parts that crashed, with the error. */
   errors: Array<{ part: string; error: string }>;
 }
@@ -44,7 +47,11 @@ export const LIMITS = {
 } as const;
 
 export function checkTargets(results: BenchResults): TargetCheck[] {
-  return [...reconcilerTargets(results.reconciler), ...indexerTargets(results.indexer)];
+  return [
+    ...reconcilerTargets(results.reconciler),
+    ...podIdentityTargets(results.podIdentity),
+    ...indexerTargets(results.indexer),
+  ];
 }
 
 function reconcilerTargets(sizes: ReconcilerSizeResult[] | undefined): TargetCheck[] {
@@ -232,6 +239,8 @@ export function renderMarkdown(results: BenchResults, checks: TargetCheck[]): st
       '',
     );
   }
+  if (results.podIdentity && results.podIdentity.length > 0)
+    lines.push(...podIdentityMarkdown(results.podIdentity));
   if (results.indexer) lines.push(...indexerMarkdown(results.indexer));
   if (results.errors.length > 0) {
     lines.push(
@@ -425,4 +434,77 @@ function seconds(ms: number): string {
 
 function mbOf(bytes: number): string {
   return (bytes / 1024 / 1024).toFixed(1);
+}
+
+/** The issue's targets for a Pod Identity fleet (one Lambda run is at most 15 minutes). */
+const POD_IDENTITY_LIMITS = { runMs: 15 * 60_000, steadyMs: 5 * 60_000, eksCallsPerCluster: 3, iamCalls: 5 };
+
+function podIdentityTargets(sizes: PodIdentitySizeResult[] | undefined): TargetCheck[] {
+  if (!sizes || sizes.length === 0) {
+    return [{ target: 'pod-identity fleet targets', verdict: 'NOT RUN', measured: 'pod-identity not run' }];
+  }
+  return sizes.flatMap((size) => {
+    const first = size.runs.find((run) => run.phase === 'first');
+    const steady = size.runs.find((run) => run.phase === 'steady');
+    if (!first || !steady) return [];
+    const at = `${size.clusters} clusters over ${size.regions} regions, 2 pod-identity bindings`;
+    return [
+      {
+        target: `${at}: first run and steady state within one Lambda run (15 min), steady under 5 min`,
+        verdict:
+          !first.failed &&
+          !steady.failed &&
+          first.wallMs <= POD_IDENTITY_LIMITS.runMs &&
+          steady.wallMs <= POD_IDENTITY_LIMITS.steadyMs
+            ? 'PASS'
+            : 'MISS',
+        measured: `first ${seconds(first.wallMs)} s${first.failed ? ' (FAILED)' : ''}, steady ${seconds(steady.wallMs)} s${steady.failed ? ' (FAILED)' : ''}`,
+      },
+      {
+        target: `${at}: steady state makes zero writes`,
+        verdict: steady.writes === 0 ? 'PASS' : 'MISS',
+        measured: `${steady.writes} writes`,
+      },
+      {
+        target: `${at}: steady state at most ${POD_IDENTITY_LIMITS.eksCallsPerCluster} EKS calls per cluster and ${POD_IDENTITY_LIMITS.iamCalls} IAM calls`,
+        verdict:
+          steady.eksCallsPerCluster <= POD_IDENTITY_LIMITS.eksCallsPerCluster &&
+          steady.iamCalls <= POD_IDENTITY_LIMITS.iamCalls
+            ? 'PASS'
+            : 'MISS',
+        measured: `${steady.eksCallsPerCluster} EKS calls per cluster (${formatCalls(pick(steady.apiCalls, 'EKS:'))}), ${steady.iamCalls} IAM calls`,
+      },
+    ];
+  });
+}
+
+function pick(calls: Record<string, number>, prefix: string): Record<string, number> {
+  return Object.fromEntries(Object.entries(calls).filter(([key]) => key.startsWith(prefix)));
+}
+
+function podIdentityMarkdown(sizes: PodIdentitySizeResult[]): string[] {
+  return [
+    '## EKS Pod Identity fleet',
+    '',
+    'Clusters over eight regions, two pod-identity bindings (one role each for the fleet, one association per',
+    'cluster and binding); moto holds the clusters and IAM, the Pod Identity fake in front of it the associations',
+    'and add-ons (every cluster has the agent; the fake remembers that a cluster or role exists instead of asking',
+    'moto each time). Wall time of `reconcile()`; peak RSS of the whole process.',
+    '',
+    '| clusters | run | wall (s) | peak RSS (MB) | writes | EKS calls per cluster | IAM calls | associations after | result |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...sizes.flatMap((size) =>
+      size.runs.map(
+        (run) =>
+          `| ${size.clusters} | ${run.phase} | ${seconds(run.wallMs)} | ${run.memory.peakRssMb} | ${run.writes} | ${run.eksCallsPerCluster} | ${run.iamCalls} | ${size.associations} | ${run.failed ? `FAILED: ${run.failures.join('; ')}` : 'ok'} |`,
+      ),
+    ),
+    '',
+    ...sizes.flatMap((size) =>
+      size.runs.map(
+        (run) => `- ${size.clusters} clusters, ${run.phase} run calls: ${formatCalls(run.apiCalls)}`,
+      ),
+    ),
+    '',
+  ];
 }

@@ -6,6 +6,7 @@ import { removeBundles } from './child';
 import { runIndexerBench } from './indexer/suite';
 import { currentLoadAverage, machineInfo } from './machine';
 import { runAccountObserveBench } from './reconciler/account';
+import { runPodIdentityBench } from './reconciler/pod-identity';
 import { runReconcilerBench } from './reconciler/suite';
 import { type BenchResults, checkTargets, renderMarkdown } from './report';
 
@@ -14,7 +15,8 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  * and prints a PASS/MISS line per target. Misses are reported, not failed on; a crash exits 1.
  *
  *   --quick                 small sizes, for a smoke run (about 3 minutes on 2 cores)
- *   --only reconciler|indexer
+ *   --only reconciler|indexer|pod-identity
+ *   --pod-identity-sizes 5000  clusters (over 8 regions) of the EKS Pod Identity fleet; 0 to skip
  *   --sizes 100,500,1000    reconciler cluster counts
  *   --index-sizes 1000,10000,50000
  *   --large-index-mb 60     index sizes (MB) of the memory scenario: focused, whole-file and JSON update
@@ -29,10 +31,12 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  *   --account-roles 5000    roles of the account observed at IAM's ceiling (0: skip), owned: --account-owned 2000
  *   --out bench/results     where results.md and results.json go
  */
-const USAGE = 'usage: tsx bench/run.ts [--quick] [--only reconciler|indexer] [--sizes 100,500,1000] ...';
+const USAGE =
+  'usage: tsx bench/run.ts [--quick] [--only reconciler|indexer|pod-identity] [--sizes 100,500,1000] ...';
 
 interface Options {
-  only?: 'reconciler' | 'indexer';
+  only?: 'reconciler' | 'indexer' | 'pod-identity';
+  podIdentitySizes: number[];
   sizes: number[];
   indexSizes: number[];
   largeIndexMb: number[];
@@ -60,6 +64,7 @@ export function parseOptions(argv: string[]): Options {
       only: { type: 'string' },
       sizes: { type: 'string' },
       'index-sizes': { type: 'string' },
+      'pod-identity-sizes': { type: 'string' },
       'large-index-mb': { type: 'string' },
       'rebuild-sizes': { type: 'string' },
       'sequential-sizes': { type: 'string' },
@@ -77,13 +82,20 @@ export function parseOptions(argv: string[]): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  if (values.only !== undefined && values.only !== 'reconciler' && values.only !== 'indexer') {
-    throw new Error(`--only must be "reconciler" or "indexer", got "${values.only}"`);
+  const parts = ['reconciler', 'indexer', 'pod-identity'] as const;
+  const only = parts.find((part) => part === values.only);
+  if (values.only !== undefined && only === undefined) {
+    throw new Error(`--only must be one of ${parts.join(', ')}, got "${values.only}"`);
   }
   const quick = values.quick;
   const sizes = numbers('--sizes', values.sizes, quick ? [20, 40] : [100, 500, 1000]);
   return {
-    ...(values.only ? { only: values.only } : {}),
+    ...(only ? { only } : {}),
+    podIdentitySizes: numbers(
+      '--pod-identity-sizes',
+      values['pod-identity-sizes'],
+      quick ? [40] : [5000],
+    ).filter((size) => size > 0),
     sizes,
     indexSizes: numbers('--index-sizes', values['index-sizes'], quick ? [100, 500] : [1000, 10_000, 50_000]),
     largeIndexMb: numbers('--large-index-mb', values['large-index-mb'], quick ? [2] : [60]),
@@ -143,7 +155,19 @@ async function main(): Promise<number> {
     results.errors.push({ part, error: describe(error) });
     log(`${part} crashed: ${describe(error)}`);
   };
-  if (options.only !== 'indexer') {
+  if (options.only === undefined || options.only === 'pod-identity') {
+    try {
+      results.podIdentity = await runPodIdentityBench({
+        sizes: options.podIdentitySizes,
+        concurrency: options.concurrency,
+        log,
+        onError,
+      });
+    } catch (error) {
+      onError('pod-identity', error);
+    }
+  }
+  if (options.only === undefined || options.only === 'reconciler') {
     try {
       results.reconciler = await runReconcilerBench({
         sizes: options.sizes,
@@ -161,7 +185,7 @@ async function main(): Promise<number> {
       log(`reconciler benchmark crashed: ${describe(error)}`);
     }
   }
-  if (options.only !== 'indexer' && options.accountRoles > 0) {
+  if ((options.only === undefined || options.only === 'reconciler') && options.accountRoles > 0) {
     try {
       results.accountObserve = await runAccountObserveBench({
         roles: options.accountRoles,
@@ -172,7 +196,7 @@ async function main(): Promise<number> {
       onError('account observe', error);
     }
   }
-  if (options.only !== 'reconciler') {
+  if (options.only === undefined || options.only === 'indexer') {
     try {
       const largest = Math.max(...options.indexSizes);
       const growthBucket = options.rebuildSizes.filter(

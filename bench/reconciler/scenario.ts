@@ -13,6 +13,8 @@ export interface ReconcileScenarioInput {
   rawConfig: Record<string, unknown>;
   /** The SDK retry mode of the clients (the handlers use the default, adaptive). */
   retryMode: 'standard' | 'adaptive';
+  /** EKS of every region through this endpoint (the Pod Identity fake in front of moto). */
+  eksEndpoint?: string;
 }
 
 export interface ReconcileScenarioResult {
@@ -35,6 +37,11 @@ async function run(input: ReconcileScenarioInput): Promise<ReconcileScenarioResu
     endpoint: input.endpoint,
     credentials: EMULATOR_CREDENTIALS,
     retryMode: input.retryMode,
+    ...(input.eksEndpoint
+      ? {
+          eksEndpoints: Object.fromEntries(config.regions.map((region) => [region, input.eksEndpoint ?? ''])),
+        }
+      : {}),
   });
   const logger = createLogger({ level: 'ERROR', write: (line) => process.stderr.write(`${line}\n`) });
   const started = performance.now();

@@ -57,6 +57,11 @@ export interface PodIdentityFrontOptions {
   roleVisibleAfterMs?: number;
   /** Add-ons present from the start, as `region/cluster/addon`, ACTIVE. */
   addons?: string[];
+  /**
+   * Remember for this long that a cluster or role exists, instead of asking moto on every call (the
+   * benchmark, whose fleet does not change while it runs; tests leave it 0 so a deletion is seen).
+   */
+  existenceCacheMs?: number;
 }
 
 export interface PodIdentityFront {
@@ -114,7 +119,16 @@ export async function startPodIdentityFront(
     calls[operation] = (calls[operation] ?? 0) + 1;
   };
 
+  const seen = new Map<string, number>();
+  const cached = (key: string) => (seen.get(key) ?? Number.NEGATIVE_INFINITY) > Date.now();
+  const remember = (key: string) => {
+    if (options.existenceCacheMs) seen.set(key, Date.now() + options.existenceCacheMs);
+  };
+
   async function clusterExists(incoming: IncomingMessage, clusterName: string): Promise<boolean> {
+    const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(String(incoming.headers.authorization))?.[1];
+    const cacheKey = `cluster ${region} ${clusterName}`;
+    if (cached(cacheKey)) return true;
     const probe = Object.assign(Object.create(incoming) as IncomingMessage, {
       method: 'GET',
       url: `/clusters/${encodeURIComponent(clusterName)}`,
@@ -127,7 +141,10 @@ export async function startPodIdentityFront(
       });
       request.on('error', reject);
     });
-    if (status === 200) return true;
+    if (status === 200) {
+      remember(cacheKey);
+      return true;
+    }
     if (status === 404) return false;
     throw new ApiError(500, 'ServerException', `moto answered DescribeCluster with ${status}`);
   }
@@ -138,10 +155,13 @@ export async function startPodIdentityFront(
       throw new ApiError(400, 'InvalidParameterException', `roleArn ${roleArn} is not a valid role ARN`);
     const first = firstAsked.get(roleArn) ?? Date.now();
     firstAsked.set(roleArn, first);
-    const exists = await iam.send(new GetRoleCommand({ RoleName: match[2] })).then(
-      (answer) => answer.Role?.Arn === roleArn,
-      () => false,
-    );
+    const exists =
+      cached(`role ${roleArn}`) ||
+      (await iam.send(new GetRoleCommand({ RoleName: match[2] })).then(
+        (answer) => answer.Role?.Arn === roleArn,
+        () => false,
+      ));
+    if (exists) remember(`role ${roleArn}`);
     if (!exists || Date.now() - first < (options.roleVisibleAfterMs ?? 0)) {
       throw new ApiError(
         400,
