@@ -1,7 +1,7 @@
 import type { IndexerResults, IndexerSizeResult } from './indexer/suite';
-import type { PodIdentitySizeResult } from './reconciler/pod-identity';
 import type { MachineInfo } from './machine';
 import type { AccountObserveResult } from './reconciler/account';
+import type { PodIdentitySizeResult } from './reconciler/pod-identity';
 import type { ReconcilerRun, ReconcilerSizeResult } from './reconciler/suite';
 
 export interface BenchResults {
