@@ -25,6 +25,7 @@ export interface StageValues extends SerialisedReconcilerConfig {
   chartIndexFormat: 'yaml' | 'json';
   chartIndexerMemoryMb: number;
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
+  appConfigSecretResources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   parameters: Record<
     | 'CreateOidcProvider'
     | 'InstallPodIdentityAgent'
@@ -45,6 +46,12 @@ export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
 export function chartIndexFormatOf(format: unknown, stage: string): 'yaml' | 'json';
 export function chartIndexerMemoryMbOf(value: unknown, stage: string): number;
+export function appConfigSecretResources(
+  value: unknown,
+  createAppConfig: boolean,
+  stage: string,
+  region: string,
+): Record<string, { Type: string; Properties: Record<string, unknown> }>;
 export function functionRolePathOf(stage: string): string;
 export function stageValues(stageFile: unknown, stage: string): StageValues;
 

@@ -257,6 +257,97 @@ function booleanOf(value, key, stage) {
 }
 
 const ROLE_NAME = /^[A-Za-z0-9+=,.@_-]{0,64}$/;
+const SECRET_ARN =
+  /^arn:(aws|aws-cn|aws-us-gov):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}$/;
+const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/[A-Za-z0-9-]+$/;
+
+/**
+ * appConfigSecret: an AppConfig configuration profile whose location is a Secrets Manager secret, so
+ * the workload reads the secret through AppConfig, with the retrieval role AppConfig needs (read of
+ * that one secret, and decrypt with its key when the key is customer-managed). Needs createAppConfig.
+ * Returns the CloudFormation resources to add (none without it).
+ */
+function appConfigSecretResources(value, createAppConfig, stage, region) {
+  if (value === undefined || value === null) return {};
+  const where = `config/${stage}.yml: appConfigSecret`;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${where} must be a mapping { secretArn, kmsKeyArn? }`);
+  const unknown = Object.keys(value).filter((key) => key !== 'secretArn' && key !== 'kmsKeyArn');
+  if (unknown.length > 0) throw new Error(`${where}.${unknown[0]}: unknown field (secretArn, kmsKeyArn)`);
+  if (!createAppConfig)
+    throw new Error(
+      `${where} needs createAppConfig: true (the profile belongs to the stack's AppConfig application)`,
+    );
+  const secret = SECRET_ARN.exec(String(value.secretArn ?? ''));
+  if (!secret) {
+    throw new Error(
+      `${where}.secretArn must be a Secrets Manager secret ARN ending in the 6-character suffix Secrets Manager adds (got ${JSON.stringify(value.secretArn)})`,
+    );
+  }
+  if (secret[2] !== region) {
+    throw new Error(
+      `${where}.secretArn is in ${secret[2]}: AppConfig reads a secret of its own region, ${region}`,
+    );
+  }
+  const keyArn = value.kmsKeyArn;
+  if (keyArn !== undefined && !KMS_KEY_ARN.test(String(keyArn))) {
+    throw new Error(
+      `${where}.kmsKeyArn must be a KMS key ARN (arn:...:kms:<region>:<account>:key/<id>), not an alias (got ${JSON.stringify(keyArn)})`,
+    );
+  }
+  const statements = [
+    {
+      Sid: 'ReadTheSecret',
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: value.secretArn,
+    },
+  ];
+  if (keyArn !== undefined) {
+    statements.push({
+      Sid: 'DecryptTheSecret',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: keyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+    });
+  }
+  return {
+    AppConfigSecretRetrievalRole: {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        Path: functionRolePathOf(stage),
+        Description: `AppConfig reads the secret behind the agent-secret profile (irsa-reconciler ${stage})`,
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'appconfig.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ],
+        },
+        Policies: [
+          { PolicyName: 'read-the-secret', PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+        ],
+      },
+    },
+    AppConfigSecretProfile: {
+      Type: 'AWS::AppConfig::ConfigurationProfile',
+      Properties: {
+        ApplicationId: { Ref: 'AppConfigApplication' },
+        Name: 'agent-secret',
+        Description: 'The agent secret, read through AppConfig (its location is the Secrets Manager secret)',
+        // AppConfig's documented form for a secret is secretsmanager://<secret name>.
+        LocationUri: `secretsmanager://${secret[4]}`,
+        RetrievalRoleArn: { 'Fn::GetAtt': ['AppConfigSecretRetrievalRole', 'Arn'] },
+        Type: 'AWS.Freeform',
+      },
+    },
+  };
+}
 
 /**
  * All derived values of one stage. `parameters` are the defaults of the template's CloudFormation
@@ -296,6 +387,12 @@ function stageValues(stageFile, stage) {
     chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
     chartIndexerMemoryMb: chartIndexerMemoryMbOf(stageFile.chartIndexerMemoryMb, stage),
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
+    appConfigSecretResources: appConfigSecretResources(
+      stageFile.appConfigSecret,
+      createAppConfig,
+      stage,
+      region,
+    ),
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
       InstallPodIdentityAgent: reconciler.installPodIdentityAgent,
@@ -320,5 +417,6 @@ module.exports.toCloudFormationString = toCloudFormationString;
 module.exports.chartPathOf = chartPathOf;
 module.exports.chartIndexFormatOf = chartIndexFormatOf;
 module.exports.chartIndexerMemoryMbOf = chartIndexerMemoryMbOf;
+module.exports.appConfigSecretResources = appConfigSecretResources;
 module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

@@ -230,6 +230,10 @@ export interface EvaluationRequest {
   identityPolicies: NamedPolicy[];
   /** The principal's permissions boundary, if it has one. */
   boundary?: unknown;
+  /** The resource's own policy (a KMS key policy: KMS allows nothing without one). */
+  resourcePolicy?: unknown;
+  /** The resource's account, when not the principal's. */
+  resourceAccount?: string;
 }
 
 /** The engine's decision for one request; a request the engine cannot evaluate throws with its errors. */
@@ -239,12 +243,13 @@ export async function evaluate(request: EvaluationRequest): Promise<Decision> {
       request: {
         principal: request.principal,
         action: request.action,
-        resource: { resource: request.resource, accountId: ACCOUNT_ID },
+        resource: { resource: request.resource, accountId: request.resourceAccount ?? ACCOUNT_ID },
         contextVariables: request.context ?? {},
       },
       identityPolicies: request.identityPolicies,
       serviceControlPolicies: [],
       resourceControlPolicies: [],
+      ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
       ...(request.boundary
         ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: request.boundary }] }
         : {}),

@@ -94,6 +94,8 @@ export interface PolicyTemplate {
   name: string;
   description: string;
   parameters: Record<string, TemplateParameter>;
+  /** Sid → List parameter: the statement is left out while that list is empty. */
+  onlyWith: Record<string, string>;
   /** The raw document tree, placeholders included. */
   document: unknown;
 }
@@ -123,6 +125,11 @@ const parameterSchema = z.strictObject({
 });
 const templateFileSchema = z.strictObject({
   Description: z.string().default(''),
+  /**
+   * Statements (by Sid) rendered only when the named List parameter is not empty, for an optional
+   * grant such as the key of a customer-managed secret: `{ "DecryptWithKeys": "KmsKeyArns" }`.
+   */
+  OnlyWith: z.record(z.string(), z.string()).default({}),
   Parameters: z.record(z.string(), parameterSchema).default({}),
   PolicyDocument: z.looseObject({ Statement: z.unknown() }),
 });
@@ -191,7 +198,28 @@ export function parsePolicyTemplate(name: string, raw: unknown): PolicyTemplate 
   if (unused.length > 0) {
     throw new TemplateError(`template "${name}": parameter ${unused.join(', ')} is declared but never used`);
   }
-  return { name, description: parsed.data.Description, parameters, document: parsed.data.PolicyDocument };
+  const sids = new Set(
+    [parsed.data.PolicyDocument.Statement]
+      .flat()
+      .map((statement) => (statement as { Sid?: unknown } | null)?.Sid)
+      .filter((sid): sid is string => typeof sid === 'string'),
+  );
+  for (const [sid, param] of Object.entries(parsed.data.OnlyWith)) {
+    if (!sids.has(sid))
+      throw new TemplateError(`template "${name}": OnlyWith names no statement with Sid "${sid}"`);
+    if (parameters[param]?.type !== 'List') {
+      throw new TemplateError(
+        `template "${name}": OnlyWith.${sid} must name a List parameter (got "${param}")`,
+      );
+    }
+  }
+  return {
+    name,
+    description: parsed.data.Description,
+    parameters,
+    onlyWith: parsed.data.OnlyWith,
+    document: parsed.data.PolicyDocument,
+  };
 }
 
 function parseParameter(
@@ -309,16 +337,41 @@ export function renderPolicyTemplate(
         : checkParamValue(parameter, given, `${where}: parameter "${param}"`),
     );
   }
+  const present = withoutEmptyOptionalStatements(template, values);
   const document =
     options.mode?.kind === 'pod-identity'
-      ? perRegionStatements(template.document, options.mode.regions, where)
-      : template.document;
+      ? perRegionStatements(present, options.mode.regions, where)
+      : present;
   if (options.mode?.kind === 'pod-identity') {
     values.set('ClusterName', POD_IDENTITY_CLUSTER_NAME);
     values.set('ClusterArn', POD_IDENTITY_CLUSTER_ARN);
     values.delete('Region');
   }
-  return toPolicyDocument(renderTree(document, values, where), where, emptyLists(values));
+  // An OnlyWith parameter never empties a statement (its statement is left out instead).
+  const optional = new Set(Object.values(template.onlyWith));
+  const empty = emptyLists(values).filter((name) => !optional.has(name));
+  return toPolicyDocument(renderTree(document, values, where), where, empty);
+}
+
+/** The template document without the OnlyWith statements whose List parameter is empty. */
+function withoutEmptyOptionalStatements(
+  template: PolicyTemplate,
+  values: ReadonlyMap<string, string | string[]>,
+): unknown {
+  const skipped = new Set(
+    Object.entries(template.onlyWith)
+      .filter(([, param]) => (values.get(param) ?? []).length === 0)
+      .map(([sid]) => sid),
+  );
+  if (skipped.size === 0) return template.document;
+  const record = template.document as Record<string, unknown>;
+  const statements = [record.Statement].flat() as Array<{ Sid?: unknown }>;
+  return {
+    ...record,
+    Statement: statements.filter(
+      (statement) => !(typeof statement.Sid === 'string' && skipped.has(statement.Sid)),
+    ),
+  };
 }
 
 /** How the per-cluster variables render (see the table above). */

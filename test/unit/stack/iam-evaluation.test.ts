@@ -467,6 +467,82 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     });
   });
 
+  if (stage === 'uat') {
+    describe("the agent-secret profile's retrieval role", () => {
+      const secret =
+        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:uat/cost-exporter/api-token-AbCdEf';
+      const key = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+      const retrieval = role(functionsPath, 'AppConfigSecretRetrievalRole');
+      // The key's default policy, which lets IAM policies of its account grant its use.
+      const keyPolicy = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: `arn:aws:iam::${ACCOUNT_ID}:root` },
+            Action: 'kms:*',
+            Resource: '*',
+          },
+        ],
+      };
+      const decideAs = (action: string, resource: string, context: Record<string, string> = {}) =>
+        evaluate({
+          principal: retrieval,
+          action,
+          // The stage's example ARNs name another account; the engine is told they are this one's.
+          resource: resource.replace('111122223333', ACCOUNT_ID),
+          context,
+          identityPolicies: identityPoliciesOf(template, 'AppConfigSecretRetrievalRole', { stage }).map(
+            (policy) => ({
+              ...policy,
+              policy: JSON.parse(JSON.stringify(policy.policy).replaceAll('111122223333', ACCOUNT_ID)),
+            }),
+          ),
+          ...(action.startsWith('kms:') ? { resourcePolicy: keyPolicy } : {}),
+        });
+
+      it('reads that one secret, and decrypts with its key only through Secrets Manager in the region', async () => {
+        expect(await decideAs('secretsmanager:GetSecretValue', secret)).toBe('Allowed');
+        expect(
+          await decideAs('kms:Decrypt', key, { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' }),
+        ).toBe('Allowed');
+      });
+
+      it.each([
+        ['another secret', 'secretsmanager:GetSecretValue', `${secret.slice(0, -6)}Other1x`, {}],
+        ['writing the secret', 'secretsmanager:PutSecretValue', secret, {}],
+        ['the key directly', 'kms:Decrypt', key, {}],
+        [
+          'the key through another service',
+          'kms:Decrypt',
+          key,
+          { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+        ],
+      ])('cannot reach %s', async (_, action, resource, context) => {
+        expect(await decideAs(action, resource, context)).not.toBe('Allowed');
+      });
+
+      it('is trusted by AppConfig of this account only', () => {
+        const trust = template.Resources.AppConfigSecretRetrievalRole?.Properties?.AssumeRolePolicyDocument;
+        expect(resolveCfn(template, trust, { stage })).toEqual({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'appconfig.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT_ID } },
+            },
+          ],
+        });
+        expect(template.Resources.AppConfigSecretProfile?.Properties).toMatchObject({
+          LocationUri: 'secretsmanager://uat/cost-exporter/api-token',
+          RetrievalRoleArn: { 'Fn::GetAtt': ['AppConfigSecretRetrievalRole', 'Arn'] },
+        });
+      });
+    });
+  }
+
   it("keeps the reconciler's managed policy within IAM's 6,144 characters once resolved", () => {
     const size = JSON.stringify(policyDocumentOf(template, 'ReconcilePolicy', context)).replace(
       /\s/g,

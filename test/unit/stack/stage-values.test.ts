@@ -1,5 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${...}` here is CloudFormation Fn::Sub syntax under test, not JavaScript
 import {
+  appConfigSecretResources,
   chartIndexerMemoryMbOf,
   chartIndexFormatOf,
   stageValues,
@@ -259,5 +260,51 @@ describe('the Pod Identity agent switch', () => {
         'uat',
       ).parameters.InstallPodIdentityAgent;
     expect([stage(), stage(false), stage(true)]).toEqual(['false', 'false', 'true']);
+  });
+});
+
+describe('appConfigSecretResources', () => {
+  const SECRET = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:agent/key-AbCdEf';
+  const KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  it('adds nothing without appConfigSecret', () => {
+    expect(appConfigSecretResources(undefined, true, 'uat', 'eu-west-1')).toEqual({});
+  });
+
+  it('makes the profile at secretsmanager://<name> and a role reading that secret, with its key only when given', () => {
+    const without = appConfigSecretResources({ secretArn: SECRET }, true, 'uat', 'eu-west-1');
+    const withKey = appConfigSecretResources({ secretArn: SECRET, kmsKeyArn: KEY }, true, 'uat', 'eu-west-1');
+    expect(without.AppConfigSecretProfile?.Properties.LocationUri).toBe('secretsmanager://agent/key');
+    const statements = (resources: typeof without) => {
+      const policies = (resources.AppConfigSecretRetrievalRole?.Properties.Policies ?? []) as {
+        PolicyDocument: { Statement: unknown[] };
+      }[];
+      return policies[0]?.PolicyDocument.Statement;
+    };
+    expect(statements(without)).toEqual([
+      { Sid: 'ReadTheSecret', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: SECRET },
+    ]);
+    expect(statements(withKey)?.[1]).toEqual({
+      Sid: 'DecryptTheSecret',
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+  });
+
+  it.each([
+    ['without createAppConfig', { secretArn: SECRET }, false, /needs createAppConfig: true/],
+    ['a secret ARN without its suffix', { secretArn: SECRET.slice(0, -7) }, true, /6-character suffix/],
+    [
+      'a secret of another region',
+      { secretArn: SECRET.replace('eu-west-1', 'us-east-1') },
+      true,
+      /is in us-east-1: AppConfig reads a secret of its own region, eu-west-1/,
+    ],
+    ['a key alias', { secretArn: SECRET, kmsKeyArn: 'alias/agent' }, true, /kmsKeyArn must be a KMS key ARN/],
+    ['an unknown field', { secretArn: SECRET, kms: KEY }, true, /appConfigSecret.kms: unknown field/],
+  ])('refuses %s, naming the stage file', (_, value, createAppConfig, message) => {
+    expect(() => appConfigSecretResources(value, createAppConfig, 'uat', 'eu-west-1')).toThrow(message);
   });
 });

@@ -567,3 +567,58 @@ describe('the Pod Identity trust policy', () => {
     );
   });
 });
+
+describe('optional statements (OnlyWith) and the KMS key parameter', () => {
+  const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+  it.each([
+    ['secretsmanager-read', { SecretNamePrefixes: ['app/'] }, 'secretsmanager.eu-west-1.amazonaws.com'],
+    [
+      'appconfig-read',
+      { ApplicationId: 'abc1234', EnvironmentId: 'env1234', ConfigurationProfileId: 'prf1234' },
+      'appconfig.eu-west-1.amazonaws.com',
+    ],
+  ])(
+    '%s grants kms:Decrypt on the given keys only through its service in the region',
+    (template, params, via) => {
+      const without = render(template, params);
+      const withKey = render(template, { ...params, KmsKeyArns: [KEY] });
+      expect(JSON.stringify(without)).not.toContain('kms:');
+      expect(withKey.Statement.at(-1)).toEqual({
+        Sid: expect.stringMatching(/^Decrypt/),
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: [KEY],
+        Condition: { StringLike: { 'kms:ViaService': via } },
+      });
+    },
+  );
+
+  it('refuses a key that is not a KMS key ARN', () => {
+    expect(
+      templateError(() =>
+        render('secretsmanager-read', { SecretNamePrefixes: ['a/'], KmsKeyArns: ['alias/x'] }),
+      ).message,
+    ).toMatch(/parameter "KmsKeyArns": value "alias\/x" does not match/);
+  });
+
+  it.each([
+    ['a Sid no statement has', { Nope: 'Keys' }, /OnlyWith names no statement with Sid "Nope"/],
+    ['a String parameter', { Grant: 'Bucket' }, /OnlyWith.Grant must name a List parameter/],
+  ])('refuses an OnlyWith naming %s', (_, onlyWith, message) => {
+    const error = templateError(() =>
+      catalogWith({
+        Parameters: { Keys: { Type: 'List', Default: [] }, Bucket: { Type: 'String' } },
+        OnlyWith: onlyWith,
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'Grant', Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::${Bucket}/*' },
+            { Sid: 'Decrypt', Effect: 'Allow', Action: 'kms:Decrypt', Resource: '${Keys}' },
+          ],
+        },
+      }),
+    );
+    expect(error.message).toMatch(message);
+  });
+});
