@@ -18,7 +18,7 @@ export interface RecordedCall {
   path: string;
   /** The region of the request's signature. */
   region: string;
-  /** The parameters of a query-protocol request (IAM, STS, CloudFormation). */
+  /** The parameters of a query-protocol request (IAM, STS, CloudFormation), or the top-level string fields of a JSON-protocol one (SSM). */
   params: Record<string, string>;
   /** What the `observe` hook saw before the request was forwarded (e.g. the role's tags at that moment). */
   before?: unknown;
@@ -54,7 +54,9 @@ export async function startRecordingProxy(
         method,
         path: url,
         region: regionOf(incoming.headers),
-        params: Object.fromEntries(new URLSearchParams(isQueryBody(incoming.headers) ? text : '')),
+        params: isQueryBody(incoming.headers)
+          ? Object.fromEntries(new URLSearchParams(text))
+          : jsonStringFields(incoming.headers, text),
       };
       calls.push(call);
       const forward = () => forwardRequest(upstream, incoming, outgoing, body);
@@ -81,6 +83,19 @@ function regionOf(headers: NodeJS.Dict<string | string[]>): string {
   return /Credential=[^/]+\/\d+\/([^/]+)\/[^/]+\/aws4_request/.exec(authorization)?.[1] ?? 'unknown';
 }
 
+/** The string fields of an `application/x-amz-json-1.1` body (SSM's `Name`, `Path`). */
+function jsonStringFields(headers: NodeJS.Dict<string | string[]>, text: string): Record<string, string> {
+  if (!String(headers['content-type'] ?? '').startsWith('application/x-amz-json')) return {};
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return Object.fromEntries(
+      Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+    );
+  } catch {
+    return {};
+  }
+}
+
 function isQueryBody(headers: NodeJS.Dict<string | string[]>): boolean {
   return String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
@@ -102,6 +117,11 @@ export function actionOf(
   if (service === 'iam' || service === 'sts' || service === 'cloudformation') {
     const action = new URLSearchParams(body).get('Action') ?? parsed.searchParams.get('Action');
     return `${service}:${action ?? 'unknown'}`;
+  }
+  if (service === 'ssm') {
+    // JSON protocol: the operation is the X-Amz-Target header, `AmazonSSM.<Operation>`.
+    const target = String(headers['x-amz-target'] ?? '');
+    return `ssm:${target.split('.')[1] ?? 'unknown'}`;
   }
   if (service === 'eks') {
     if (method === 'GET' && parsed.pathname === '/clusters') return 'eks:ListClusters';

@@ -111,6 +111,15 @@ export function authorizedRequestOf(call: RecordedCall, defaultRolePath: string)
       context: {},
     };
   }
+  if (service === 'ssm') {
+    // A parameter's ARN holds its name without the leading `/`; a path read is authorized on the path.
+    const name = call.params.Name ?? call.params.Path ?? '';
+    return {
+      action: call.action,
+      resource: `arn:aws:ssm:${call.region}:${ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`,
+      context: {},
+    };
+  }
   if (call.action === 'cloudformation:DescribeStacks') {
     return { action: call.action, resource: call.params.StackName ?? '*', context: {} };
   }
