@@ -4,6 +4,7 @@
 #     the tests, the demo and the benchmarks run on it (scripts/with-node.sh), whatever node the machine has
 #   - moto[server] (the AWS emulator) and cfn-lint, in a Python virtualenv
 #   - the real Helm client, built from the Go module proxy
+#   - an OCI registry (go-containerregistry's in-memory registry) for the OCI publishing tests
 #   - helm-reference (tools/helm-reference): helm's own pkg/repo of the same version as a small program,
 #     and the index files of helm's test data it is run on (.tools/helm-testdata)
 set -euo pipefail
@@ -12,6 +13,7 @@ NODE_VERSION=24.22.3
 MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 HELM_VERSION=v3.21.4
+REGISTRY_VERSION=v0.22.1
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 tools="$root/.tools"
@@ -65,6 +67,13 @@ if ! [ -x "$tools/bin/helm" ] || ! [ -f "$tools/bin/.helm-$HELM_VERSION" ]; then
   rm -f "$tools/bin"/.helm-v*
   touch "$tools/bin/.helm-$HELM_VERSION"
 fi
+if ! [ -x "$tools/bin/registry" ] || ! [ -f "$tools/bin/.registry-$REGISTRY_VERSION" ]; then
+  echo "setup-tools: building the OCI registry (go-containerregistry $REGISTRY_VERSION)" >&2
+  GOBIN="$tools/bin" GOFLAGS=-mod=mod go install "github.com/google/go-containerregistry/cmd/registry@$REGISTRY_VERSION"
+  rm -f "$tools/bin"/.registry-v*
+  touch "$tools/bin/.registry-$REGISTRY_VERSION"
+fi
+
 reference_src="$root/tools/helm-reference"
 if ! grep -qx "require helm.sh/helm/v3 $HELM_VERSION" "$reference_src/go.mod"; then
   echo "setup-tools: tools/helm-reference/go.mod must require helm.sh/helm/v3 $HELM_VERSION, the helm built here" >&2
@@ -88,4 +97,4 @@ if ! [ -f "$testdata/.complete-$HELM_VERSION" ]; then
   chmod -R u+w "$testdata"
   touch "$testdata/.complete-$HELM_VERSION"
 fi
-echo "setup-tools: node $("$tools/node/bin/node" --version), moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $HELM_VERSION and helm-reference ready in .tools/" >&2
+echo "setup-tools: node $("$tools/node/bin/node" --version), moto $MOTO_VERSION, cfn-lint $CFN_LINT_VERSION, helm $HELM_VERSION, helm-reference and registry $REGISTRY_VERSION ready in .tools/" >&2

@@ -68,6 +68,7 @@ const DEPENDENCY_FIELDS: Record<string, FieldKind> = {
 };
 /** Go's declaration order of the fields, which encoding/json follows when it writes a struct. */
 export const GO_FIELD_ORDER = {
+  Metadata: Object.keys(METADATA_FIELDS),
   ChartVersion: Object.keys(ENTRY_FIELDS),
   Maintainer: Object.keys(MAINTAINER_FIELDS),
   Dependency: Object.keys(DEPENDENCY_FIELDS),
