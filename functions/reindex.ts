@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { createAwsClients } from '../lib/aws/clients';
 import { describeError, isRetryableAwsError } from '../lib/errors';
+import { createOciPublisher, isEcrRegistry } from '../lib/helm/oci/publisher';
 import {
   handleS3Event,
   type IncrementalSummary,
@@ -78,9 +79,23 @@ export function depsFromEnv(env: Record<string, string | undefined>): ReindexDep
     region: loaded.region,
     ...(loaded.endpoint ? { endpoint: loaded.endpoint } : {}),
   });
+  const oci = loaded.config.oci;
+  const ecrRegion = oci && isEcrRegistry(oci.registry) ? oci.registry.split('.')[3] : undefined;
   return {
     s3: clients.s3,
     config: loaded.config,
+    ...(oci
+      ? {
+          oci: createOciPublisher({
+            config: oci,
+            ...(ecrRegion ? { ecr: clients.ecr(ecrRegion) } : {}),
+            repositoryTags: {
+              'irsa-reconciler/managed-by': 'irsa-reconciler',
+              'irsa-reconciler/chart-bucket': loaded.config.bucket,
+            },
+          }),
+        }
+      : {}),
     logger: createLogger({
       level: loaded.logLevel,
       service: 'helm-reindex',

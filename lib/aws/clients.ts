@@ -1,5 +1,6 @@
 import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -13,6 +14,8 @@ export interface AwsClients {
   eks(region: string): EKSClient;
   /** Parameter Store of a region (the published role ARNs live in their cluster's region). */
   ssm(region: string): SSMClient;
+  /** ECR of a region (the indexer's OCI registry). */
+  ecr(region: string): ECRClient;
   iam: IAMClient;
   sts: STSClient;
   s3: S3Client;
@@ -51,8 +54,20 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
   };
   const eksClients = new Map<string, EKSClient>();
   const ssmClients = new Map<string, SSMClient>();
+  const ecrClients = new Map<string, ECRClient>();
   return {
     calls,
+    ecr(region: string): ECRClient {
+      let client = ecrClients.get(region);
+      if (!client) {
+        client = calls.attach(
+          'ECR',
+          new ECRClient({ ...common, region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }),
+        );
+        ecrClients.set(region, client);
+      }
+      return client;
+    },
     ssm(region: string): SSMClient {
       let client = ssmClients.get(region);
       if (!client) {

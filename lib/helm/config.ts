@@ -24,6 +24,13 @@ export interface IndexerConfig {
    * `helm repo index --json`; helm 3.13 and later read it several times faster). Either is read.
    */
   indexFormat: IndexFormat;
+  /** Every chart also pushed to an OCI registry (unset: no OCI publishing). */
+  oci?: {
+    registry: string;
+    repositoryPrefix: string;
+    deleteTags: boolean;
+    plainHttp: boolean;
+  };
 }
 
 export type IndexFormat = 'yaml' | 'json';
@@ -55,6 +62,22 @@ const schema = z.strictObject({
   maxAttempts: z.number().int('must be an integer').min(1).max(1000).optional(),
   concurrency: z.number().int('must be an integer').min(1).max(64).default(DEFAULT_CONCURRENCY),
   indexFormat: z.enum(['yaml', 'json'], { error: 'must be yaml or json' }).default('yaml'),
+  ociRegistry: z
+    .string()
+    .regex(
+      /^[a-z0-9.-]+(:\d{1,5})?$/,
+      'must be a registry host, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+    )
+    .optional(),
+  ociRepositoryPrefix: z
+    .string()
+    .regex(
+      /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
+      'must be a repository path such as helm',
+    )
+    .default('helm'),
+  ociDeleteTags: z.boolean().default(true),
+  ociPlainHttp: z.boolean().default(false),
 });
 
 export type IndexerConfigInput = z.input<typeof schema>;
@@ -73,11 +96,22 @@ export function parseIndexerConfig(
       cause: result.error,
     });
   }
-  const { indexKey, baseUrl, ...rest } = result.data;
+  const { indexKey, baseUrl, ociRegistry, ociRepositoryPrefix, ociDeleteTags, ociPlainHttp, ...rest } =
+    result.data;
   return {
     ...rest,
     indexKey: indexKey ?? `${rest.prefix}index.yaml`,
     ...(baseUrl === undefined ? {} : { baseUrl }),
+    ...(ociRegistry === undefined
+      ? {}
+      : {
+          oci: {
+            registry: ociRegistry,
+            repositoryPrefix: ociRepositoryPrefix,
+            deleteTags: ociDeleteTags,
+            plainHttp: ociPlainHttp,
+          },
+        }),
   };
 }
 
@@ -89,6 +123,10 @@ const ENV_NAMES = {
   maxAttempts: 'CHART_MAX_ATTEMPTS',
   concurrency: 'CHART_CONCURRENCY',
   indexFormat: 'CHART_INDEX_FORMAT',
+  ociRegistry: 'CHART_OCI_REGISTRY',
+  ociRepositoryPrefix: 'CHART_OCI_REPOSITORY_PREFIX',
+  ociDeleteTags: 'CHART_OCI_DELETE_TAGS',
+  ociPlainHttp: 'CHART_OCI_PLAIN_HTTP',
 } as const;
 
 /**
@@ -109,9 +147,20 @@ export function indexerConfigFromEnv(env: Record<string, string | undefined>): I
     maxAttempts: number(ENV_NAMES.maxAttempts),
     concurrency: number(ENV_NAMES.concurrency),
     indexFormat: value(ENV_NAMES.indexFormat),
+    ociRegistry: value(ENV_NAMES.ociRegistry),
+    ociRepositoryPrefix: value(ENV_NAMES.ociRepositoryPrefix),
+    ociDeleteTags: booleanOrText(value(ENV_NAMES.ociDeleteTags)),
+    ociPlainHttp: booleanOrText(value(ENV_NAMES.ociPlainHttp)),
   };
   const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   return parseIndexerConfig(defined, ENV_NAMES);
+}
+
+/** `true`/`false` as a boolean; other text stays text, rejected by name later. */
+function booleanOrText(raw: string | undefined): boolean | string | undefined {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  return raw;
 }
 
 /** A numeric setting as a number when it is a plain integer; otherwise the text, rejected by name later. */

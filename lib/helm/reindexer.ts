@@ -5,6 +5,7 @@ import type { MetricsSink } from '../observability/metrics';
 import { mapWithConcurrency } from '../util/concurrency';
 import { type ChartReadLimits, DEFAULT_CHART_READ_LIMITS } from './chart/chart';
 import type { IndexerConfig } from './config';
+import type { OciPublisher } from './oci/publisher';
 import { diffIndexes, type IndexDiff, sameContent } from './repo/index-diff';
 import {
   applyChanges,
@@ -22,6 +23,7 @@ import {
   type ListedChart,
   listCharts,
   readChart,
+  readChartBytes,
   UNSAFE_KEY_REASON,
 } from './store/chart-store';
 import {
@@ -52,6 +54,8 @@ export interface ReindexDeps {
   timeLeftMs?: () => number;
   /** The function's memory (Lambda's memoryLimitInMB): an index too large for it is refused up front. */
   memoryMb?: number;
+  /** Pushes every indexed chart to an OCI registry too (config.oci); absent: no OCI publishing. */
+  oci?: OciPublisher;
   /** Backoff jitter source and sleep, injectable for tests. */
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -78,6 +82,8 @@ export interface IncrementalSummary {
   writesConfirmedByReadBack?: number;
   conflicts: number;
   durationMs: number;
+  /** With OCI publishing: the references pushed, already there, and untagged. */
+  oci?: { pushed: string[]; unchanged: string[]; untagged: string[] };
 }
 
 export interface RebuildOptions {
@@ -117,6 +123,8 @@ class Run {
   readonly location: IndexLocation;
   readonly invalid = new Map<string, string>();
   readonly started: number;
+  /** The versions at each removed URL, as the last decision saw them (to untag them in the registry). */
+  readonly removedVersions = new Map<string, Array<{ name: string; version: string }>>();
 
   constructor(readonly deps: ReindexDeps) {
     this.logger = deps.logger;
@@ -259,10 +267,54 @@ export async function handleS3Event(deps: ReindexDeps, event: unknown): Promise<
     if (observation.state === 'present') summary.indexed.push(observation.key);
     if (observation.state === 'absent') summary.removed.push(observation.key);
   }
+  if (deps.oci) summary.oci = await publishToOci(run, deps.oci, [...observations.values()]);
   summary.invalid = run.invalidCharts();
   summary.durationMs = run.finish(summary.conflicts);
   run.logger.info('index update finished', { ...summary, ignored: ignored.length });
   return summary;
+}
+
+/**
+ * After the index: each present chart pushed to the OCI registry (a push of what is there already is
+ * skipped there), and the versions whose last key was deleted untagged when configured. A failure
+ * fails the event (the index write is then a no-op on the retry, the push is done again).
+ */
+async function publishToOci(
+  run: Run,
+  oci: OciPublisher,
+  observations: Observation[],
+): Promise<NonNullable<IncrementalSummary['oci']>> {
+  const result: NonNullable<IncrementalSummary['oci']> = { pushed: [], unchanged: [], untagged: [] };
+  const kept = new Set<string>();
+  for (const observation of observations) {
+    if (observation.state !== 'present') continue;
+    const { name, version } = observation.archive.metadata;
+    kept.add(`${name}@${version}`);
+    const archive = await readChartBytes(
+      run.deps.s3,
+      { bucket: run.deps.config.bucket, key: observation.key },
+      observation.etag,
+    );
+    if (archive === undefined) continue;
+    const { reference, outcome } = await oci.publish({
+      archive,
+      metadata: observation.archive.metadata,
+      created: observation.lastModified,
+    });
+    (outcome === 'pushed' ? result.pushed : result.unchanged).push(reference);
+  }
+  if (run.deps.config.oci?.deleteTags ?? true) {
+    for (const removed of run.removedVersions.values()) {
+      for (const { name, version } of removed) {
+        if (kept.has(`${name}@${version}`)) continue;
+        const { reference, outcome } = await oci.remove({ name, version });
+        if (outcome === 'deleted') result.untagged.push(reference);
+      }
+    }
+  }
+  if (result.pushed.length + result.untagged.length > 0)
+    run.logger.info('OCI registry updated', { ...result });
+  return result;
 }
 
 /** A removed record is believed only if the object is really gone; a created one is read (404 = gone). */
@@ -295,10 +347,15 @@ async function changedSinceObserved(run: Run, observations: Observation[]): Prom
 /** The index with the observed keys applied, or undefined when it already says all of it. */
 function applyObservations(run: Run, index: IndexFile, observations: Observation[]): IndexFile | undefined {
   const changes: ResolvedChange[] = [];
+  run.removedVersions.clear();
   for (const observation of observations) {
     if (observation.state === 'invalid') continue;
     const url = run.url(observation.key);
     if (observation.state === 'absent') {
+      run.removedVersions.set(
+        url,
+        entriesAt(index, url).map((entry) => ({ name: entry.name, version: entry.version })),
+      );
       changes.push({ kind: 'remove', url });
       continue;
     }

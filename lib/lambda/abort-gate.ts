@@ -20,6 +20,7 @@ export function withAbortGate(clients: AwsClients): AwsClients {
     calls: clients.calls,
     eks: (region) => gate(clients.eks(region)),
     ssm: (region) => gate(clients.ssm(region)),
+    ecr: (region) => gate(clients.ecr(region)),
     iam: gate(clients.iam),
     sts: gate(clients.sts),
     s3: gate(clients.s3),

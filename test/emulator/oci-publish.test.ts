@@ -9,12 +9,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { DescribeRepositoriesCommand, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { createAwsClients } from '../../lib/aws/clients';
 import { readChartArchive } from '../../lib/helm/chart/chart';
+import { parseIndexerConfig } from '../../lib/helm/config';
 import { chartArtifact, MANIFEST_MEDIA_TYPE, ociTag } from '../../lib/helm/oci/artifact';
+import { ecrAuthorization, ensureEcrRepository } from '../../lib/helm/oci/ecr';
+import { createOciPublisher } from '../../lib/helm/oci/publisher';
 import { OciRegistry } from '../../lib/helm/oci/registry';
+import { handleS3Event } from '../../lib/helm/reindexer';
+import { silentLogger } from '../../lib/observability/logger';
 import { helmEnv } from '../../scripts/demo-helm';
-import { HELM_BIN } from '../support/moto-server';
+import { EMULATOR_CREDENTIALS, HELM_BIN, type MotoServer, startMotoServer } from '../support/moto-server';
 import { type OciRegistryServer, startOciRegistry } from '../support/oci-registry';
+import { s3Event } from '../unit/helm/events';
 
 const run = promisify(execFile);
 const CREATED = new Date('2026-11-30T10:20:30Z');
@@ -158,5 +167,126 @@ describe('OCI publishing against a real registry and the real helm', () => {
     await expect(
       helm('pull', `oci://${registry.host}/charts/otel-agent`, '--version', '4.0.0', '--plain-http'),
     ).rejects.toThrow();
+  });
+});
+
+describe('the indexer publishing to a registry on S3 events, and ECR as the registry (moto)', () => {
+  let registry: OciRegistryServer;
+  let moto: MotoServer;
+  let work: string;
+  const BUCKET = 'oci-charts';
+  const helm = async (...args: string[]) =>
+    (await run(HELM_BIN, args, { env: helmEnv(work), cwd: work })).stdout;
+
+  beforeAll(async () => {
+    registry = await startOciRegistry();
+    moto = await startMotoServer();
+    work = mkdtempSync(join(tmpdir(), 'oci-events-'));
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    await moto?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('pushes a chart uploaded to the bucket, makes no push on a redelivery, and untags it when its .tgz is deleted', async () => {
+    // Prepare
+    const clients = createAwsClients({
+      region: 'eu-west-1',
+      endpoint: moto.endpoint,
+      credentials: EMULATOR_CREDENTIALS,
+    });
+    await clients.s3.send(
+      new CreateBucketCommand({
+        Bucket: BUCKET,
+        CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+      }),
+    );
+    const config = parseIndexerConfig({
+      bucket: BUCKET,
+      ociRegistry: registry.host,
+      ociRepositoryPrefix: 'helm',
+      ociPlainHttp: true,
+    });
+    const oci = config.oci ? createOciPublisher({ config: config.oci }) : undefined;
+    const deps = { s3: clients.s3, config, logger: silentLogger, ...(oci ? { oci } : {}) };
+    const dir = join(work, 'agent');
+    mkdirSync(join(dir, 'templates'), { recursive: true });
+    writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: agent\nversion: 0.3.0\n');
+    await helm('package', dir, '--destination', work);
+    const archive = readFileSync(join(work, 'agent-0.3.0.tgz'));
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'charts/agent-0.3.0.tgz', Body: archive }),
+    );
+    const created = s3Event([{ bucket: BUCKET, key: 'charts/agent-0.3.0.tgz' }]);
+
+    // Act
+    const first = await handleS3Event(deps, created);
+    const redelivered = await handleS3Event(deps, created);
+    const pulled = join(work, 'pulled');
+    mkdirSync(pulled, { recursive: true });
+    await helm(
+      'pull',
+      `oci://${registry.host}/helm/agent`,
+      '--version',
+      '0.3.0',
+      '--plain-http',
+      '--destination',
+      pulled,
+    );
+    await clients.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'charts/agent-0.3.0.tgz' }));
+    const deleted = await handleS3Event(
+      deps,
+      s3Event([{ bucket: BUCKET, key: 'charts/agent-0.3.0.tgz', kind: 'removed' }]),
+    );
+
+    // Assess
+    const reference = `${registry.host}/helm/agent:0.3.0`;
+    expect(first.oci).toEqual({ pushed: [reference], unchanged: [], untagged: [] });
+    expect(redelivered.oci).toEqual({ pushed: [], unchanged: [reference], untagged: [] });
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(pulled, 'agent-0.3.0.tgz')))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(archive).digest('hex'));
+    expect(deleted.oci).toEqual({ pushed: [], unchanged: [], untagged: [reference] });
+    expect(
+      await new OciRegistry({ baseUrl: registry.endpoint }).manifestDigest('helm/agent', '0.3.0'),
+    ).toBeUndefined();
+  });
+
+  it('makes the ECR repository on first use (immutable tags, scan on push, encryption, lifecycle) and reads a token', async () => {
+    // Prepare
+    const ecr = createAwsClients({
+      region: 'eu-west-1',
+      endpoint: moto.endpoint,
+      credentials: EMULATOR_CREDENTIALS,
+    }).ecr('eu-west-1');
+
+    // Act
+    const first = await ensureEcrRepository(ecr, 'helm/agent', {
+      'irsa-reconciler/managed-by': 'irsa-reconciler',
+    });
+    const second = await ensureEcrRepository(ecr, 'helm/agent', {});
+    const header = await ecrAuthorization(ecr)();
+
+    // Assess
+    expect([first, second]).toEqual(['created', 'exists']);
+    const { repositories } = await ecr.send(
+      new DescribeRepositoriesCommand({ repositoryNames: ['helm/agent'] }),
+    );
+    expect(repositories?.[0]).toMatchObject({
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: { encryptionType: 'AES256' },
+    });
+    const { lifecyclePolicyText } = await ecr.send(
+      new GetLifecyclePolicyCommand({ repositoryName: 'helm/agent' }),
+    );
+    expect(JSON.parse(lifecyclePolicyText ?? '{}').rules[0].selection).toMatchObject({
+      tagStatus: 'untagged',
+    });
+    expect(header).toMatch(/^Basic [A-Za-z0-9+/=]+$/);
   });
 });

@@ -62,6 +62,28 @@ export async function readChart(
   }
 }
 
+/**
+ * The archive's bytes as they were indexed (`If-Match` its ETag): undefined when the object is gone or
+ * has changed since (the next event about it brings the new state).
+ */
+export async function readChartBytes(
+  s3: S3Client,
+  location: { bucket: string; key: string },
+  etag: string,
+): Promise<Buffer | undefined> {
+  try {
+    const response = await s3.send(
+      new GetObjectCommand({ Bucket: location.bucket, Key: location.key, IfMatch: etag }),
+    );
+    if (!response.Body) throw new Error(`no body for s3://${location.bucket}/${location.key}`);
+    return Buffer.from(await response.Body.transformToByteArray());
+  } catch (error) {
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (isNotFound(error) || status === 412) return undefined;
+    throw toAwsCallError('S3:GetObject', error);
+  }
+}
+
 /** HEAD: the current ETag, or undefined when the key is absent. */
 export async function headChart(
   s3: S3Client,
