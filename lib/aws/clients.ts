@@ -52,42 +52,21 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     maxAttempts: options.maxAttempts ?? 8,
     retryMode: options.retryMode ?? 'adaptive',
   };
-  const eksClients = new Map<string, EKSClient>();
-  const ssmClients = new Map<string, SSMClient>();
-  const ecrClients = new Map<string, ECRClient>();
+  const endpointFor = (region: string, overrides?: Record<string, string>) => {
+    const endpoint = overrides?.[region] ?? options.endpoint;
+    return endpoint ? { endpoint } : {};
+  };
   return {
     calls,
-    ecr(region: string): ECRClient {
-      let client = ecrClients.get(region);
-      if (!client) {
-        client = calls.attach(
-          'ECR',
-          new ECRClient({ ...common, region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }),
-        );
-        ecrClients.set(region, client);
-      }
-      return client;
-    },
-    ssm(region: string): SSMClient {
-      let client = ssmClients.get(region);
-      if (!client) {
-        client = calls.attach(
-          'SSM',
-          new SSMClient({ ...common, region, ...(options.endpoint ? { endpoint: options.endpoint } : {}) }),
-        );
-        ssmClients.set(region, client);
-      }
-      return client;
-    },
-    eks(region: string): EKSClient {
-      let client = eksClients.get(region);
-      if (!client) {
-        const endpoint = options.eksEndpoints?.[region] ?? options.endpoint;
-        client = calls.attach('EKS', new EKSClient({ ...common, region, ...(endpoint ? { endpoint } : {}) }));
-        eksClients.set(region, client);
-      }
-      return client;
-    },
+    ecr: perRegion((region) =>
+      calls.attach('ECR', new ECRClient({ ...common, region, ...endpointFor(region) })),
+    ),
+    ssm: perRegion((region) =>
+      calls.attach('SSM', new SSMClient({ ...common, region, ...endpointFor(region) })),
+    ),
+    eks: perRegion((region) =>
+      calls.attach('EKS', new EKSClient({ ...common, region, ...endpointFor(region, options.eksEndpoints) })),
+    ),
     iam: calls.attach(
       'IAM',
       new IAMClient({
@@ -128,6 +107,19 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
         ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
       }),
     ),
+  };
+}
+
+/** One client per region, made on first use and kept for the container's life. */
+function perRegion<C>(create: (region: string) => C): (region: string) => C {
+  const clients = new Map<string, C>();
+  return (region) => {
+    let client = clients.get(region);
+    if (client === undefined) {
+      client = create(region);
+      clients.set(region, client);
+    }
+    return client;
   };
 }
 
