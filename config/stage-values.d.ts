@@ -24,11 +24,13 @@ export interface StageValues extends SerialisedReconcilerConfig {
   chartPath: string;
   chartIndexFormat: 'yaml' | 'json';
   chartIndexerMemoryMb: number;
+  chartOci: ChartOciValues;
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
   appConfigSecretResources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   parameters: Record<
     | 'CreateOidcProvider'
     | 'InstallPodIdentityAgent'
+    | 'ChartOciPublishing'
     | 'PublishRoleArns'
     | 'DataReadRoleName'
     | 'CreateDataBucketUser',
@@ -46,6 +48,13 @@ export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
 export function chartIndexFormatOf(format: unknown, stage: string): 'yaml' | 'json';
 export function chartIndexerMemoryMbOf(value: unknown, stage: string): number;
+export interface ChartOciValues {
+  enabled: 'true' | 'false';
+  registry: CloudFormationString;
+  repositoryPrefix: string;
+  deleteTags: 'true' | 'false';
+}
+export function chartOciOf(value: unknown, stage: string): ChartOciValues;
 export function appConfigSecretResources(
   value: unknown,
   createAppConfig: boolean,

@@ -257,6 +257,37 @@ function booleanOf(value, key, stage) {
 }
 
 const ROLE_NAME = /^[A-Za-z0-9+=,.@_-]{0,64}$/;
+const OCI_PREFIX = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+
+/**
+ * chartOci: every chart also pushed to the account's ECR, repositories <repositoryPrefix>/<chart>
+ * (default helm); deleteTags (default true) removes a version's tag with its last .tgz. Unset: off.
+ */
+function chartOciOf(value, stage) {
+  const off = { enabled: 'false', registry: '', repositoryPrefix: 'helm', deleteTags: 'true' };
+  if (value === undefined || value === null || value === false) return off;
+  const where = `config/${stage}.yml: chartOci`;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${where} must be a mapping { repositoryPrefix?, deleteTags? }`);
+  const unknown = Object.keys(value).filter((key) => key !== 'repositoryPrefix' && key !== 'deleteTags');
+  if (unknown.length > 0)
+    throw new Error(`${where}.${unknown[0]}: unknown field (repositoryPrefix, deleteTags)`);
+  const repositoryPrefix = value.repositoryPrefix ?? 'helm';
+  if (typeof repositoryPrefix !== 'string' || !OCI_PREFIX.test(repositoryPrefix)) {
+    throw new Error(
+      `${where}.repositoryPrefix must be an ECR repository path such as helm (got ${JSON.stringify(repositoryPrefix)})`,
+    );
+  }
+  const deleteTags = value.deleteTags ?? true;
+  if (typeof deleteTags !== 'boolean') throw new Error(`${where}.deleteTags must be true or false`);
+  return {
+    enabled: 'true',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub tokens
+    registry: { 'Fn::Sub': '${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}' },
+    repositoryPrefix,
+    deleteTags: String(deleteTags),
+  };
+}
 const SECRET_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}$/;
 const KMS_KEY_ARN = /^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):key\/[A-Za-z0-9-]+$/;
@@ -386,6 +417,7 @@ function stageValues(stageFile, stage) {
     chartPath: chartPathOf(stageFile.chartPrefix, stage),
     chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
     chartIndexerMemoryMb: chartIndexerMemoryMbOf(stageFile.chartIndexerMemoryMb, stage),
+    chartOci: chartOciOf(stageFile.chartOci, stage),
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     appConfigSecretResources: appConfigSecretResources(
       stageFile.appConfigSecret,
@@ -396,6 +428,7 @@ function stageValues(stageFile, stage) {
     parameters: {
       CreateOidcProvider: reconciler.createOidcProvider,
       InstallPodIdentityAgent: reconciler.installPodIdentityAgent,
+      ChartOciPublishing: chartOciOf(stageFile.chartOci, stage).enabled,
       PublishRoleArns: reconciler.publishRoleArns,
       DataReadRoleName: dataReadRoleName,
       CreateDataBucketUser: String(createDataBucketUser),
@@ -418,5 +451,6 @@ module.exports.chartPathOf = chartPathOf;
 module.exports.chartIndexFormatOf = chartIndexFormatOf;
 module.exports.chartIndexerMemoryMbOf = chartIndexerMemoryMbOf;
 module.exports.appConfigSecretResources = appConfigSecretResources;
+module.exports.chartOciOf = chartOciOf;
 module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

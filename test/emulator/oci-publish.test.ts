@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { DescribeRepositoriesCommand, GetLifecyclePolicyCommand } from '@aws-sdk/client-ecr';
+import { DescribeRepositoriesCommand, GetLifecyclePolicyCommand, PutImageCommand } from '@aws-sdk/client-ecr';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createAwsClients } from '../../lib/aws/clients';
 import { readChartArchive } from '../../lib/helm/chart/chart';
 import { parseIndexerConfig } from '../../lib/helm/config';
 import { chartArtifact, MANIFEST_MEDIA_TYPE, ociTag } from '../../lib/helm/oci/artifact';
-import { ecrAuthorization, ensureEcrRepository } from '../../lib/helm/oci/ecr';
+import { deleteEcrTag, ecrAuthorization, ensureEcrRepository } from '../../lib/helm/oci/ecr';
 import { createOciPublisher } from '../../lib/helm/oci/publisher';
 import { OciRegistry } from '../../lib/helm/oci/registry';
 import { handleS3Event } from '../../lib/helm/reindexer';
@@ -288,5 +288,35 @@ describe('the indexer publishing to a registry on S3 events, and ECR as the regi
       tagStatus: 'untagged',
     });
     expect(header).toMatch(/^Basic [A-Za-z0-9+/=]+$/);
+  });
+
+  it('untags an ECR image with BatchDeleteImage; a missing tag or repository is already untagged', async () => {
+    // Prepare: an image tagged 1.0.0 in helm/untag
+    const ecr = createAwsClients({
+      region: 'eu-west-1',
+      endpoint: moto.endpoint,
+      credentials: EMULATOR_CREDENTIALS,
+    }).ecr('eu-west-1');
+    await ensureEcrRepository(ecr, 'helm/untag', {});
+    const file = join(work, 'untag.tgz');
+    writeFileSync(file, 'not a chart: the image only needs a manifest');
+    const artifact = chartArtifact(
+      readFileSync(file),
+      { apiVersion: 'v2', name: 'untag', version: '1.0.0' },
+      CREATED,
+    );
+    await ecr.send(
+      new PutImageCommand({
+        repositoryName: 'helm/untag',
+        imageTag: artifact.tag,
+        imageManifest: artifact.manifest.bytes.toString('utf8'),
+        imageManifestMediaType: MANIFEST_MEDIA_TYPE,
+      }),
+    );
+
+    // Act / Assess
+    expect(await deleteEcrTag(ecr, 'helm/untag', '1.0.0')).toBe('deleted');
+    expect(await deleteEcrTag(ecr, 'helm/untag', '1.0.0')).toBe('absent');
+    expect(await deleteEcrTag(ecr, 'helm/nothing-here', '1.0.0')).toBe('absent');
   });
 });

@@ -21,6 +21,7 @@ import {
 } from '../support/emulator-fixtures';
 import { evaluate, identityPoliciesOf } from '../support/iam-evaluation';
 import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
+import { startOciRegistry } from '../support/oci-registry';
 import { type RecordedCall, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
 import { authorizedRequestOf, roleSnapshot } from '../support/request-context';
 import { type StackStatusFront, startStackStatusFront } from '../support/stack-status-front';
@@ -121,14 +122,17 @@ describe('the packaged stack against the emulator', () => {
   }
 
   /** Runs a bundle and returns what it answered and the actions of every AWS request it made. */
-  async function invokeRecorded(key: string, event: unknown, logicalId: string) {
+  async function invokeRecorded(
+    key: string,
+    event: unknown,
+    logicalId: string,
+    overrides: Record<string, string> = {},
+  ) {
     proxy.calls.length = 0;
-    const outcome = await invokeBundledHandler(
-      dirs[key] ?? '',
-      `functions/${handlerFiles[key]}.js`,
-      event,
-      lambdaEnv(logicalId),
-    );
+    const outcome = await invokeBundledHandler(dirs[key] ?? '', `functions/${handlerFiles[key]}.js`, event, {
+      ...lambdaEnv(logicalId),
+      ...overrides,
+    });
     return { outcome, calls: [...proxy.calls] };
   }
 
@@ -339,12 +343,22 @@ describe('the packaged stack against the emulator', () => {
         .flatMap(({ statement }) => [statement.Action].flat().map(String)),
     );
 
+    // uat pushes charts to the account's ECR; here its registry API is a local registry's (moto has none).
+    const registry = await startOciRegistry();
+
     // Act
-    const { outcome, calls } = await invokeRecorded('reindex', event, 'ReindexLambdaFunction');
+    const { outcome, calls } = await invokeRecorded('reindex', event, 'ReindexLambdaFunction', {
+      CHART_OCI_REGISTRY: registry.host,
+      CHART_OCI_PLAIN_HTTP: 'true',
+    }).finally(() => registry.stop());
 
     // Assess
     expect(bucket).toBe('irsa-reconciler-uat-charts-123456789012');
-    expect(outcome).toMatchObject({ ok: true, result: { indexed: [key] } });
+    expect(env.CHART_OCI_REGISTRY).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com');
+    expect(outcome).toMatchObject({
+      ok: true,
+      result: { indexed: [key], oci: { pushed: [`${registry.host}/helm/demo:1.0.0`] } },
+    });
     const index = await s3.send(
       new GetObjectCommand({ Bucket: bucket, Key: `${env.CHART_PREFIX}index.yaml` }),
     );

@@ -1,4 +1,5 @@
 import {
+  BatchDeleteImageCommand,
   CreateRepositoryCommand,
   DescribeRepositoriesCommand,
   type ECRClient,
@@ -33,6 +34,36 @@ export function ecrAuthorization(ecr: ECRClient, now: () => number = Date.now): 
       throw toAwsCallError('ECR GetAuthorizationToken', error);
     }
   };
+}
+
+/**
+ * Removes a tag with ecr:BatchDeleteImage (ECR's registry API does not delete manifests); a tag or
+ * repository that is not there is already removed. An image left without a tag expires by the
+ * repository's lifecycle rule.
+ */
+export async function deleteEcrTag(
+  ecr: ECRClient,
+  repositoryName: string,
+  tag: string,
+): Promise<'deleted' | 'absent'> {
+  try {
+    const { imageIds, failures } = await ecr.send(
+      new BatchDeleteImageCommand({ repositoryName, imageIds: [{ imageTag: tag }] }),
+    );
+    if ((imageIds ?? []).length > 0) return 'deleted';
+    const failure = failures?.[0];
+    if (
+      failure === undefined ||
+      failure.failureCode === 'ImageNotFound' ||
+      failure.failureCode === 'ImageTagDoesNotMatchDigest'
+    ) {
+      return 'absent';
+    }
+    throw new Error(`${failure.failureCode}: ${failure.failureReason}`);
+  } catch (error) {
+    if (awsErrorCode(error) === 'RepositoryNotFoundException') return 'absent';
+    throw toAwsCallError(`ECR BatchDeleteImage ${repositoryName}:${tag}`, error);
+  }
 }
 
 /**

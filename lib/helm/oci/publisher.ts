@@ -1,7 +1,7 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { ChartMetadata } from '../types';
 import { chartArtifact, ociTag } from './artifact';
-import { ecrAuthorization, ensureEcrRepository } from './ecr';
+import { deleteEcrTag, ecrAuthorization, ensureEcrRepository } from './ecr';
 import { OciRegistry, type PushOutcome } from './registry';
 
 /**
@@ -66,10 +66,10 @@ export function createOciPublisher(options: {
     async remove({ name, version }) {
       const repository = repositoryOf(name);
       const tag = ociTag(version);
-      return {
-        reference: `${config.registry}/${repository}:${tag}`,
-        outcome: await registry.deleteTag(repository, tag),
-      };
+      const outcome = ecr
+        ? await deleteEcrTag(ecr, repository, tag)
+        : await registry.deleteTag(repository, tag);
+      return { reference: `${config.registry}/${repository}:${tag}`, outcome };
     },
   };
 }

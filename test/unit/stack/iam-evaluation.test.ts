@@ -551,6 +551,31 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     expect(size).toBeLessThanOrEqual(MANAGED_POLICY_MAX_SIZE);
   });
 
+  it('lets the indexer push to ECR only under its prefix, and only in a stage that publishes charts there', async () => {
+    const policies = identityPoliciesOf(template, 'ReindexRole', context);
+    const decide = (action: string, repository: string) =>
+      evaluate({
+        principal: indexerRole,
+        action,
+        resource: `arn:aws:ecr:${REGION}:${ACCOUNT_ID}:repository/${repository}`,
+        identityPolicies: policies,
+      });
+    const publishes = stage === 'uat';
+    for (const action of [
+      'ecr:PutImage',
+      'ecr:InitiateLayerUpload',
+      'ecr:CreateRepository',
+      'ecr:BatchDeleteImage',
+    ]) {
+      expect({ action, decision: await decide(action, 'helm/otel-agent') }).toEqual({
+        action,
+        decision: publishes ? 'Allowed' : 'ImplicitlyDenied',
+      });
+      expect(await decide(action, 'platform-images/app')).not.toBe('Allowed');
+    }
+    expect(await decide('ecr:SetRepositoryPolicy', 'helm/otel-agent')).not.toBe('Allowed');
+  });
+
   it('gives the indexer no IAM, STS or configuration access', async () => {
     const policies = identityPoliciesOf(template, 'ReindexRole', context);
     for (const attempt of [

@@ -3,6 +3,7 @@ import {
   appConfigSecretResources,
   chartIndexerMemoryMbOf,
   chartIndexFormatOf,
+  chartOciOf,
   stageValues,
   toCloudFormationString,
 } from '../../../config/stage-values';
@@ -107,6 +108,7 @@ describe('stageValues', () => {
     expect(values.parameters).toEqual({
       CreateOidcProvider: 'false',
       InstallPodIdentityAgent: 'false',
+      ChartOciPublishing: 'false',
       PublishRoleArns: 'false',
       DataReadRoleName: '',
       CreateDataBucketUser: 'false',
@@ -306,5 +308,29 @@ describe('appConfigSecretResources', () => {
     ['an unknown field', { secretArn: SECRET, kms: KEY }, true, /appConfigSecret.kms: unknown field/],
   ])('refuses %s, naming the stage file', (_, value, createAppConfig, message) => {
     expect(() => appConfigSecretResources(value, createAppConfig, 'uat', 'eu-west-1')).toThrow(message);
+  });
+});
+
+describe('chartOciOf', () => {
+  it("is off unless the stage asks, and then names this account's ECR", () => {
+    expect(chartOciOf(undefined, 'uat')).toMatchObject({ enabled: 'false', registry: '' });
+    expect(chartOciOf({}, 'uat')).toEqual({
+      enabled: 'true',
+      registry: { 'Fn::Sub': '${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}' },
+      repositoryPrefix: 'helm',
+      deleteTags: 'true',
+    });
+    expect(chartOciOf({ repositoryPrefix: 'platform/charts', deleteTags: false }, 'uat')).toMatchObject({
+      repositoryPrefix: 'platform/charts',
+      deleteTags: 'false',
+    });
+  });
+
+  it.each([
+    [{ repositoryPrefix: 'Helm' }, /repositoryPrefix must be an ECR repository path/],
+    [{ deleteTags: 'yes' }, /deleteTags must be true or false/],
+    [{ registry: 'x' }, /chartOci.registry: unknown field/],
+  ])('refuses %j, naming the stage file', (value, message) => {
+    expect(() => chartOciOf(value, 'uat')).toThrow(message);
   });
 });

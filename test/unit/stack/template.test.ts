@@ -345,14 +345,25 @@ describe('the packaged template', () => {
     expect(deny?.statement).toMatchObject({ Effect: 'Deny', Action: ['iam:*', 'sts:*'] });
   });
 
-  it('limits the indexer to its bucket and prefix', () => {
+  it('limits the indexer to its bucket and prefix, and ECR to its repository prefix (uat publishes charts there)', () => {
     // Prepare
     const statements = identityPolicyStatements(template).filter(({ where }) =>
       where.startsWith('ReindexRole/'),
     );
     const s3 = statements.filter(({ statement }) => String([statement.Action].flat()[0]).startsWith('s3:'));
+    const ecr = statements.filter(({ statement }) => String([statement.Action].flat()[0]).startsWith('ecr:'));
     // Assess
-    expect(statements.flatMap(({ statement }) => [statement.Action].flat()).sort()).toEqual([
+    expect(ecr.map(({ statement }) => statement.Resource)).toEqual([
+      '*',
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/helm/*' },
+    ]);
+    expect(ecr[0]?.statement.Action).toBe('ecr:GetAuthorizationToken');
+    expect(
+      statements
+        .flatMap(({ statement }) => [statement.Action].flat())
+        .filter((action) => !String(action).startsWith('ecr:'))
+        .sort(),
+    ).toEqual([
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:GetObject',
