@@ -214,6 +214,10 @@ describe('the indexer publishing to a registry on S3 events, and ECR as the regi
     const dir = join(work, 'agent');
     mkdirSync(join(dir, 'templates'), { recursive: true });
     writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: agent\nversion: 0.3.0\n');
+    writeFileSync(
+      join(dir, 'templates', 'cm.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: agent\n',
+    );
     await helm('package', dir, '--destination', work);
     const archive = readFileSync(join(work, 'agent-0.3.0.tgz'));
     await clients.s3.send(
@@ -235,6 +239,15 @@ describe('the indexer publishing to a registry on S3 events, and ECR as the regi
       '--destination',
       pulled,
     );
+    // What `helm install oci://…` does up to the cluster: fetch the chart from the registry and render it.
+    const rendered = await helm(
+      'template',
+      'agent',
+      `oci://${registry.host}/helm/agent`,
+      '--version',
+      '0.3.0',
+      '--plain-http',
+    );
     await clients.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'charts/agent-0.3.0.tgz' }));
     const deleted = await handleS3Event(
       deps,
@@ -250,6 +263,7 @@ describe('the indexer publishing to a registry on S3 events, and ECR as the regi
         .update(readFileSync(join(pulled, 'agent-0.3.0.tgz')))
         .digest('hex'),
     ).toBe(createHash('sha256').update(archive).digest('hex'));
+    expect(rendered).toContain('kind: ConfigMap');
     expect(deleted.oci).toEqual({ pushed: [], unchanged: [], untagged: [reference] });
     expect(
       await new OciRegistry({ baseUrl: registry.endpoint }).manifestDigest('helm/agent', '0.3.0'),

@@ -102,7 +102,15 @@ export function plan(
     }
   }
 
-  const associations = planAssociations(desired, observed, discovery, config, [...owned.values()]);
+  // An association names its role: only one this deployment owns or creates now may be named.
+  const usableRoles = new Set([...owned.keys(), ...podRoleByBinding.values()]);
+  const associations = planAssociations(
+    { ...desired, associations: desired.associations.filter((item) => usableRoles.has(item.roleName)) },
+    observed,
+    discovery,
+    config,
+    [...owned.values()],
+  );
   actions.push(...associations.actions);
   skipped.push(...associations.skipped);
 

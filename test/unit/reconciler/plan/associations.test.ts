@@ -397,3 +397,29 @@ describe('moving a binding between irsa and pod-identity', () => {
     ]);
   });
 });
+
+describe('a Pod Identity role whose name someone else holds', () => {
+  it('gets no association pointing at it, only the skipped role', () => {
+    // Prepare: the binding's role name is taken by a role this deployment does not own
+    const config = podConfig();
+    const regions = [completeScan(EU, [prod]), completeScan(US, [])];
+    const discovery = makeDiscovery(regions);
+    const wanted = desiredState(config, discovery);
+    const roleName = wanted.roles[0]?.roleName ?? '';
+    const held = new Map([[roleName.toLowerCase(), { roleName, path: '/someone-else/' }]]);
+
+    // Act
+    const result = plan(
+      wanted,
+      { roles: [], takenNames: held, oidcProviderArns: [], associations: views([prod], []) },
+      discovery,
+      config,
+    );
+
+    // Assess
+    expect(result.actions).toEqual([]);
+    expect(result.skipped).toContainEqual(
+      expect.objectContaining({ bindingName: 'app', reason: expect.stringContaining('role name taken') }),
+    );
+  });
+});
