@@ -1,7 +1,11 @@
+import { describeError, toAwsCallError } from '../errors';
 import { apply } from './apply';
+import { roleNameFor } from './config/naming';
 import type { ReconcilerDeps } from './deps';
 import { observeAssociations } from './observe/associations';
-import { discover, discoverAccount } from './observe/discovery';
+import { observeRolesByName } from './observe/by-name';
+import { describeCluster, discover, discoverAccount } from './observe/discovery';
+import { listOidcProviderArns } from './observe/iam-roles';
 import { observe } from './observe/observe';
 import { observeParameters } from './observe/parameters';
 import { isPodIdentityRole } from './ownership';
@@ -11,6 +15,7 @@ import { computeCounts, targetOf } from './report';
 import type {
   AccountInfo,
   ActionResult,
+  Discovery,
   Plan,
   ReconcileReport,
   ReconcilerConfig,
@@ -48,6 +53,85 @@ export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig):
     config,
     { account: discovery.account, regions, plan: thePlan, results, before },
     'reconcile',
+  );
+}
+
+/** The cluster a single-cluster run is about. */
+export interface ClusterTarget {
+  region: string;
+  name: string;
+}
+
+/**
+ * One cluster only, for an event about it (CreateCluster, DeleteCluster): the same desired state, plan
+ * and apply as the full run, on a discovery of that one cluster and an observation of its IRSA roles
+ * by name, so its cost is that cluster's few calls whatever the size of the fleet. Its safety rules are
+ * the full run's, scoped to the cluster: only owned roles change; a cluster that cannot be described
+ * prunes nothing; the roles deleted are at most that cluster's (one per binding), so the account-wide
+ * deletion guard is the full run's. Pod Identity bindings are left to the full run, which owns the
+ * fleet-wide role and its cluster pin. The full run stays the source of truth (a removed binding's
+ * roles, for one, are pruned there).
+ */
+export async function reconcileCluster(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  target: ClusterTarget,
+): Promise<ReconcileReport> {
+  const before = deps.clients.calls.snapshot();
+  const account = await discoverAccount(deps);
+  const irsa = { ...config, bindings: config.bindings.filter((binding) => binding.mode === 'irsa') };
+  if (!config.regions.includes(target.region)) {
+    // A region this deployment does not scan: nothing in it is its business.
+    const skipped = [
+      { region: target.region, clusterName: target.name, reason: 'region is not scanned by this deployment' },
+    ];
+    const idle: Plan = { actions: [], skipped, drift: [] };
+    return finish(
+      deps,
+      config,
+      { account, regions: [], plan: idle, results: [], before },
+      'reconcile-cluster',
+    );
+  }
+  let scan: Discovery['regions'][number];
+  try {
+    const cluster = await describeCluster(deps, target.region, target.name);
+    scan = { region: target.region, status: 'complete', clusters: cluster ? [cluster] : [] };
+  } catch (error) {
+    const reason = describeError(
+      toAwsCallError(`EKS DescribeCluster ${target.name} in ${target.region}`, error),
+    );
+    scan = { region: target.region, status: 'unknown', clusters: [], error: reason };
+  }
+  const discovery: Discovery = {
+    account,
+    regions: [scan],
+    oidcProviderArns: await listOidcProviderArns(deps),
+  };
+  const names = irsa.bindings.map((binding) =>
+    roleNameFor(config.roleNamePrefix, target.region, target.name, binding.name, config.stage),
+  );
+  const { roles, takenNames } =
+    scan.status === 'complete'
+      ? await observeRolesByName(deps, irsa, names)
+      : { roles: [], takenNames: new Map() };
+  const desired = desiredState(irsa, discovery);
+  // At most one cluster's roles can be deleted here: the guard over all owned roles is the full run's.
+  const thePlan = plan(
+    desired,
+    { roles, takenNames, oidcProviderArns: discovery.oidcProviderArns },
+    discovery,
+    {
+      ...irsa,
+      maxPruneFraction: 1,
+    },
+  );
+  const results = await execute(deps, thePlan, irsa);
+  return finish(
+    deps,
+    config,
+    { account, regions: regionReports(discovery), plan: thePlan, results, before },
+    'reconcile-cluster',
   );
 }
 

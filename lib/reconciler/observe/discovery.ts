@@ -114,7 +114,7 @@ async function listClusterNames(deps: ReconcilerDeps, region: string): Promise<s
   return names;
 }
 
-async function describeCluster(
+export async function describeCluster(
   deps: ReconcilerDeps,
   region: string,
   name: string,
