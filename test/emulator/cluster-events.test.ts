@@ -2,7 +2,6 @@
  * The single-cluster reconcile an EKS CreateCluster or DeleteCluster event runs (issue 13's core),
  * against the emulator: the same plan and apply as the full run, on one cluster's calls only.
  */
-import type { AwsClients } from '../../lib/aws/clients';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, reconcileCluster } from '../../lib/reconciler/index';
@@ -13,8 +12,9 @@ import {
   deleteCluster,
   emulatorClients,
   readAllRoles,
+  useEmulator,
 } from '../support/emulator-fixtures';
-import { EMULATOR_ACCOUNT_ID, type MotoServer, startMotoServer } from '../support/moto-server';
+import { EMULATOR_ACCOUNT_ID } from '../support/moto-server';
 
 const BOUNDARY = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:policy/irsa-boundary`;
 const ROLE_PATH = '/irsa-reconciler/qa/';
@@ -50,35 +50,22 @@ function calls(report: ReconcileReport): number {
 }
 
 describe('reconciling one cluster, as an event about it does', () => {
-  let moto: MotoServer;
-  let admin: AwsClients;
-
-  beforeAll(async () => {
-    moto = await startMotoServer();
-  });
-  afterAll(async () => {
-    await moto.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    admin = emulatorClients(moto.endpoint);
-    await createBoundaryPolicy(admin, BOUNDARY);
-  });
+  const emulator = useEmulator((admin) => createBoundaryPolicy(admin, BOUNDARY));
 
   const deps = (overrides: { eksEndpoints?: Record<string, string> } = {}) => ({
-    clients: emulatorClients(moto.endpoint, overrides),
+    clients: emulatorClients(emulator.moto.endpoint, overrides),
     logger: silentLogger,
   });
   const rolesOf = async (cluster: string) =>
-    Object.values(await readAllRoles(admin, ROLE_PATH)).filter(
+    Object.values(await readAllRoles(emulator.admin, ROLE_PATH)).filter(
       (role) => role.tags['irsa-reconciler/cluster'] === cluster,
     );
 
   it('gives a created cluster its roles with no full run, and a rerun (a duplicate event) writes nothing', async () => {
     // Prepare: the fleet exists, reconciled; then a cluster is created
-    await createCluster(admin, EU, 'alpha');
+    await createCluster(emulator.admin, EU, 'alpha');
     await reconcile(deps(), config());
-    await createCluster(admin, US, 'fresh', { withOidcProvider: false });
+    await createCluster(emulator.admin, US, 'fresh', { withOidcProvider: false });
 
     // Act
     const first = await reconcileCluster(deps(), config(), { region: US, name: 'fresh' });
@@ -96,10 +83,10 @@ describe('reconciling one cluster, as an event about it does', () => {
 
   it("prunes a deleted cluster's roles, and only them", async () => {
     // Prepare
-    await createCluster(admin, EU, 'alpha');
-    await createCluster(admin, EU, 'doomed');
+    await createCluster(emulator.admin, EU, 'alpha');
+    await createCluster(emulator.admin, EU, 'doomed');
     await reconcile(deps(), config());
-    await deleteCluster(admin, { region: EU, name: 'doomed' });
+    await deleteCluster(emulator.admin, { region: EU, name: 'doomed' });
 
     // Act
     const report = await reconcileCluster(deps(), config(), { region: EU, name: 'doomed' });
@@ -113,8 +100,8 @@ describe('reconciling one cluster, as an event about it does', () => {
 
   it('changes nothing for a cluster that is not selected, or in a region it does not scan', async () => {
     // Prepare
-    await createCluster(admin, EU, 'sandbox-1');
-    await createCluster(admin, 'ap-southeast-2', 'elsewhere');
+    await createCluster(emulator.admin, EU, 'sandbox-1');
+    await createCluster(emulator.admin, 'ap-southeast-2', 'elsewhere');
 
     // Act
     const excluded = await reconcileCluster(deps(), config(), { region: EU, name: 'sandbox-1' });
@@ -129,12 +116,12 @@ describe('reconciling one cluster, as an event about it does', () => {
     expect(unscanned.skipped).toEqual([
       expect.objectContaining({ reason: 'region is not scanned by this deployment' }),
     ]);
-    expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
+    expect(await readAllRoles(emulator.admin, ROLE_PATH)).toEqual({});
   });
 
   it('prunes nothing when the cluster cannot be read', async () => {
     // Prepare: roles for alpha, then EKS of its region unreachable
-    await createCluster(admin, EU, 'alpha');
+    await createCluster(emulator.admin, EU, 'alpha');
     await reconcile(deps(), config());
 
     // Act
@@ -153,8 +140,8 @@ describe('reconciling one cluster, as an event about it does', () => {
   it('makes as many calls with 2 clusters in the fleet as with 12', async () => {
     // Prepare
     const measure = async (others: number) => {
-      await moto.reset();
-      admin = emulatorClients(moto.endpoint);
+      await emulator.moto.reset();
+      const admin = emulatorClients(emulator.moto.endpoint);
       await createBoundaryPolicy(admin, BOUNDARY);
       for (let n = 0; n < others; n++) await createCluster(admin, n % 2 ? EU : US, `fleet-${n}`);
       await reconcile(deps(), config());

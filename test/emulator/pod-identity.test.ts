@@ -9,7 +9,6 @@ import {
 } from '@aws-sdk/client-eks';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
-import type { AwsClients } from '../../lib/aws/clients';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, teardown } from '../../lib/reconciler/index';
@@ -20,13 +19,9 @@ import {
   deleteCluster,
   emulatorClients,
   readAllRoles,
+  useEmulator,
 } from '../support/emulator-fixtures';
-import {
-  EMULATOR_ACCOUNT_ID,
-  EMULATOR_CREDENTIALS,
-  type MotoServer,
-  startMotoServer,
-} from '../support/moto-server';
+import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from '../support/moto-server';
 import { type PodIdentityFront, startPodIdentityFront } from '../support/pod-identity-front';
 
 const BOUNDARY = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:policy/irsa-boundary`;
@@ -69,19 +64,8 @@ function writes(report: ReconcileReport): Record<string, number> {
 }
 
 describe('EKS Pod Identity mode against the emulator and the Pod Identity fake', () => {
-  let moto: MotoServer;
   let front: PodIdentityFront;
-  let admin: AwsClients;
-
-  beforeAll(async () => {
-    moto = await startMotoServer();
-  });
-  afterAll(async () => {
-    await moto.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    admin = emulatorClients(moto.endpoint);
+  const emulator = useEmulator(async (admin, moto) => {
     for (const [region, name] of CLUSTERS)
       await createCluster(admin, region, name, { withOidcProvider: false });
     await createBoundaryPolicy(admin, BOUNDARY);
@@ -95,7 +79,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
 
   function deps() {
     return {
-      clients: emulatorClients(moto.endpoint, {
+      clients: emulatorClients(emulator.moto.endpoint, {
         eksEndpoints: { [EU]: front.endpoint, [US]: front.endpoint },
       }),
       logger: silentLogger,
@@ -112,7 +96,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
   }
 
   async function roles() {
-    return Object.values(await readAllRoles(admin, ROLE_PATH));
+    return Object.values(await readAllRoles(emulator.admin, ROLE_PATH));
   }
 
   it('moves a fleet in two regions from irsa to pod-identity over successive runs, then writes nothing', async () => {
@@ -184,7 +168,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
 
   it('makes no association on a cluster without the agent add-on, unless asked to install it', async () => {
     // Prepare: a cluster the agent is not on
-    await createCluster(admin, US, 'bare', { withOidcProvider: false });
+    await createCluster(emulator.admin, US, 'bare', { withOidcProvider: false });
 
     // Act
     const skipped = await reconcile(deps(), podConfig());
@@ -204,7 +188,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
   it('leaves a deleted cluster behind without a failure, and keeps the role the others use', async () => {
     // Prepare
     await reconcile(deps(), podConfig());
-    await deleteCluster(admin, { region: EU, name: 'beta' });
+    await deleteCluster(emulator.admin, { region: EU, name: 'beta' });
 
     // Act
     const report = await reconcile(deps(), podConfig());
@@ -242,7 +226,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
 
   it("never touches associations it does not own, at the binding's ServiceAccount or elsewhere; teardown leaves them", async () => {
     // Prepare: someone else's role and two associations on alpha
-    const { Role: theirs } = await admin.iam.send(
+    const { Role: theirs } = await emulator.admin.iam.send(
       new CreateRoleCommand({
         RoleName: 'their-pod-role',
         AssumeRolePolicyDocument: JSON.stringify({
@@ -291,7 +275,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
     const published = async () => {
       const found: Record<string, string> = {};
       for (const region of [EU, US]) {
-        const { Parameters } = await admin
+        const { Parameters } = await emulator.admin
           .ssm(region)
           .send(new GetParametersByPathCommand({ Path: '/irsa-reconciler/qa/roles/', Recursive: true }));
         for (const parameter of Parameters ?? [])
@@ -307,7 +291,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
       (await roles()).map((role) => [role.tags['irsa-reconciler/cluster'], role.arn]),
     );
     const rerun = await reconcile(deps(), config(publishing));
-    await deleteCluster(admin, { region: US, name: 'gamma' });
+    await deleteCluster(emulator.admin, { region: US, name: 'gamma' });
     await reconcile(deps(), config(publishing));
     const afterDelete = await published();
     await reconcile(deps(), podConfig(publishing));
@@ -331,7 +315,7 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
   it('retries an association EKS refuses while IAM has not propagated the new role', async () => {
     // Prepare: EKS refuses a role for a second after it first hears of it
     await front.stop();
-    front = await startPodIdentityFront(moto.endpoint, {
+    front = await startPodIdentityFront(emulator.moto.endpoint, {
       addons: CLUSTERS.map(([region, name]) => `${region}/${name}/eks-pod-identity-agent`),
       roleVisibleAfterMs: 1_000,
     });

@@ -19,7 +19,30 @@ import {
 import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
 import type { DeployedConfigLocation } from '../../lib/lambda/deployed-config';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
-import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from './moto-server';
+import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from './moto-server';
+
+/**
+ * One moto server for a describe block, reset before each test and seeded by `seed` with the block's
+ * own clients (the object's fields are set once the hooks have run).
+ */
+export function useEmulator(seed: (admin: AwsClients, moto: MotoServer) => Promise<void> = async () => {}): {
+  moto: MotoServer;
+  admin: AwsClients;
+} {
+  const state = {} as { moto: MotoServer; admin: AwsClients };
+  beforeAll(async () => {
+    state.moto = await startMotoServer();
+  });
+  afterAll(async () => {
+    await state.moto?.stop();
+  });
+  beforeEach(async () => {
+    await state.moto.reset();
+    state.admin = emulatorClients(state.moto.endpoint);
+    await seed(state.admin, state.moto);
+  });
+  return state;
+}
 
 /**
  * The reconciler configuration of the emulator tests and the demo, as a user writes it: two agents,
