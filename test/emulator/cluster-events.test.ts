@@ -2,6 +2,8 @@
  * The single-cluster reconcile an EKS CreateCluster or DeleteCluster event runs (issue 13's core),
  * against the emulator: the same plan and apply as the full run, on one cluster's calls only.
  */
+import type { SQSRecord } from 'aws-lambda';
+import { createHandler as createClusterEventsHandler } from '../../functions/cluster-events';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, reconcileCluster } from '../../lib/reconciler/index';
@@ -15,6 +17,8 @@ import {
   useEmulator,
 } from '../support/emulator-fixtures';
 import { EMULATOR_ACCOUNT_ID } from '../support/moto-server';
+import { startPodIdentityFront } from '../support/pod-identity-front';
+import { lambdaContext } from '../unit/lambda/support';
 
 const BOUNDARY = `arn:aws:iam::${EMULATOR_ACCOUNT_ID}:policy/irsa-boundary`;
 const ROLE_PATH = '/irsa-reconciler/qa/';
@@ -49,9 +53,8 @@ function calls(report: ReconcileReport): number {
   return Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0);
 }
 
-describe('reconciling one cluster, as an event about it does', () => {
-  const emulator = useEmulator((admin) => createBoundaryPolicy(admin, BOUNDARY));
-
+/** Reconciler dependencies on the block's emulator, and the roles of one cluster there. */
+function helpers(emulator: ReturnType<typeof useEmulator>) {
   const deps = (overrides: { eksEndpoints?: Record<string, string> } = {}) => ({
     clients: emulatorClients(emulator.moto.endpoint, overrides),
     logger: silentLogger,
@@ -60,6 +63,13 @@ describe('reconciling one cluster, as an event about it does', () => {
     Object.values(await readAllRoles(emulator.admin, ROLE_PATH)).filter(
       (role) => role.tags['irsa-reconciler/cluster'] === cluster,
     );
+  return { deps, rolesOf };
+}
+
+describe('reconciling one cluster, as an event about it does', () => {
+  const emulator = useEmulator((admin) => createBoundaryPolicy(admin, BOUNDARY));
+
+  const { deps, rolesOf } = helpers(emulator);
 
   it('gives a created cluster its roles with no full run, and a rerun (a duplicate event) writes nothing', async () => {
     // Prepare: the fleet exists, reconciled; then a cluster is created
@@ -153,5 +163,101 @@ describe('reconciling one cluster, as an event about it does', () => {
 
     // Act / Assess
     expect(await measure(12)).toEqual(await measure(2));
+  });
+});
+
+describe('the cluster-events consumer, fed CloudTrail-shaped events (moto emits none)', () => {
+  const emulator = useEmulator((admin) => createBoundaryPolicy(admin, BOUNDARY));
+  const { deps, rolesOf } = helpers(emulator);
+  const T0 = new Date('2026-12-02T08:00:00Z');
+
+  function cloudTrail(eventName: 'CreateCluster' | 'DeleteCluster', region: string, name: string) {
+    return JSON.stringify({
+      source: 'aws.eks',
+      'detail-type': 'AWS API Call via CloudTrail',
+      detail: {
+        eventName,
+        awsRegion: region,
+        eventTime: T0.toISOString(),
+        requestParameters: { name },
+      },
+    });
+  }
+
+  async function consumer(statuses: Record<string, string[]> = {}, minutesAfter = 1) {
+    const front = await startPodIdentityFront(emulator.moto.endpoint, { clusterStatuses: statuses });
+    const requeued: { body: string; delaySeconds: number }[] = [];
+    const handler = createClusterEventsHandler({
+      clients: emulatorClients(emulator.moto.endpoint, {
+        eksEndpoints: { [EU]: front.endpoint, [US]: front.endpoint },
+      }),
+      logger: silentLogger,
+      loadConfig: async () => config(),
+      requeue: async (body, delaySeconds) => {
+        requeued.push({ body, delaySeconds });
+      },
+      wait: { maxWaitMs: 20 * 60_000, pollSeconds: 60 },
+      now: () => new Date(T0.getTime() + minutesAfter * 60_000),
+    });
+    const deliver = async (body: string) =>
+      (await handler({ Records: [{ body } as SQSRecord] }, lambdaContext()))[0];
+    return { deliver, requeued, stop: () => front.stop() };
+  }
+
+  it('waits for a created cluster to turn ACTIVE by re-queueing, then gives it its roles; a duplicate writes nothing', async () => {
+    // Prepare: the cluster reads CREATING twice, then ACTIVE
+    await createCluster(emulator.admin, US, 'fresh');
+    const { deliver, requeued, stop } = await consumer({ [`${US}/fresh`]: ['CREATING', 'CREATING'] });
+    try {
+      // Act
+      const first = await deliver(cloudTrail('CreateCluster', US, 'fresh'));
+      const second = await deliver(requeued[0]?.body ?? '');
+      const third = await deliver(requeued[1]?.body ?? '');
+      const duplicate = await deliver(cloudTrail('CreateCluster', US, 'fresh'));
+
+      // Assess
+      expect([first?.outcome, second?.outcome, third?.outcome]).toEqual(['waiting', 'waiting', 'reconciled']);
+      expect(requeued.map((message) => message.delaySeconds)).toEqual([60, 60]);
+      expect((await rolesOf('fresh')).length).toBe(2);
+      expect(duplicate?.outcome === 'reconciled' && writes(duplicate.report)).toBe(0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("prunes a deleted cluster's roles once it is DELETING", async () => {
+    // Prepare
+    await createCluster(emulator.admin, EU, 'doomed');
+    await reconcile(deps(), config());
+    // DELETING for the consumer's look, and for the reconcile's own read of the cluster
+    const { deliver, stop } = await consumer({ [`${EU}/doomed`]: ['DELETING', 'DELETING'] });
+    try {
+      // Act
+      const outcome = await deliver(cloudTrail('DeleteCluster', EU, 'doomed'));
+
+      // Assess
+      expect(outcome?.outcome === 'reconciled' && outcome.report.counts.deleted).toBe(2);
+      expect(await rolesOf('doomed')).toEqual([]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('leaves a cluster that stays CREATING past the wait to the scheduled run, and ignores an unscanned region', async () => {
+    await createCluster(emulator.admin, US, 'slow');
+    const { deliver, requeued, stop } = await consumer({ [`${US}/slow`]: ['CREATING'] }, 25);
+    try {
+      const late = await deliver(cloudTrail('CreateCluster', US, 'slow'));
+      const elsewhere = await deliver(cloudTrail('CreateCluster', 'ap-southeast-2', 'slow'));
+      expect(late).toMatchObject({
+        outcome: 'gave-up',
+        reason: expect.stringContaining('left to the scheduled run'),
+      });
+      expect(elsewhere).toMatchObject({ outcome: 'ignored' });
+      expect(requeued).toEqual([]);
+      expect(await rolesOf('slow')).toEqual([]);
+    } finally {
+      await stop();
+    }
   });
 });

@@ -62,6 +62,11 @@ export interface PodIdentityFrontOptions {
    * benchmark, whose fleet does not change while it runs; tests leave it 0 so a deletion is seen).
    */
   existenceCacheMs?: number;
+  /**
+   * DescribeCluster answers with these statuses first, one per call, then with moto's (ACTIVE): how a
+   * test shows a cluster that is still CREATING, or DELETING, which moto cannot hold. By `region/name`.
+   */
+  clusterStatuses?: Record<string, string[]>;
 }
 
 export interface PodIdentityFront {
@@ -149,6 +154,24 @@ export async function startPodIdentityFront(
     throw new ApiError(500, 'ServerException', `moto answered DescribeCluster with ${status}`);
   }
 
+  /** moto's DescribeCluster answer, asked with the caller's own request; a missing cluster is a 404. */
+  async function describeFromMoto(incoming: IncomingMessage): Promise<{ cluster?: { status?: string } }> {
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const request = sendUpstream(upstream, incoming, Buffer.alloc(0), (response) => {
+        const parts: Buffer[] = [];
+        response.on('data', (part: Buffer) => parts.push(part));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 500, text: Buffer.concat(parts).toString('utf8') }),
+        );
+      });
+      request.on('error', reject);
+    });
+    if (status === 404) throw new ApiError(404, 'ResourceNotFoundException', 'No cluster found');
+    if (status !== 200)
+      throw new ApiError(500, 'ServerException', `moto answered DescribeCluster with ${status}`);
+    return JSON.parse(text) as { cluster?: { status?: string } };
+  }
+
   async function checkRole(roleArn: string): Promise<void> {
     const match = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\x21-\x7e]*\/)?([\w+=,.@-]{1,64})$/.exec(roleArn);
     if (!match)
@@ -203,6 +226,12 @@ export async function startPodIdentityFront(
     }
     if (path[1] !== 'clusters' || path[2] === undefined) return undefined;
     const clusterName = path[2];
+    const pending = options.clusterStatuses?.[`${region}/${clusterName}`];
+    if (method === 'GET' && path.length === 3 && pending && pending.length > 0) {
+      const answer = await describeFromMoto(incoming);
+      if (answer.cluster) answer.cluster.status = pending.shift();
+      return answer;
+    }
 
     if (path[3] === 'pod-identity-associations') {
       const id = path[4];
