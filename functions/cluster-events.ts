@@ -1,12 +1,12 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { SQSEvent } from 'aws-lambda';
-import { type AwsClients, createAwsClients } from '../lib/aws/clients';
+import type { AwsClients } from '../lib/aws/clients';
 import { ConfigError, toAwsCallError } from '../lib/errors';
-import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
-import { coldStartFailure, loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
+import { coldStartFailure } from '../lib/lambda/env';
 import { errorLogging } from '../lib/lambda/errors';
 import { publishMetrics } from '../lib/lambda/metrics-middleware';
+import { reconcilerWiring } from '../lib/lambda/reconciler-wiring';
 import type { Logger } from '../lib/observability/logger';
 import { type MetricsSink, noMetrics } from '../lib/observability/metrics';
 import { DEFAULT_WAIT, type WaitOptions } from '../lib/reconciler/events/cluster-event';
@@ -77,24 +77,22 @@ export function waitOptionsFromEnv(env: Readonly<Record<string, string | undefin
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
   try {
-    const loaded = loadHandlerEnv(env, { requireStackId: false });
+    const { loaded, clients, logger, metrics, loadConfig } = reconcilerWiring(env, { requireStackId: false });
     const queueUrl = env.CLUSTER_EVENTS_QUEUE_URL?.trim();
-    if (!queueUrl)
+    if (!queueUrl) {
       throw new ConfigError(
         'CLUSTER_EVENTS_QUEUE_URL is required (the queue this function reads, set by the stack)',
       );
-    const clients = createAwsClients({ region: loaded.region, endpoint: loaded.endpoint });
+    }
     const sqs = new SQSClient({
       region: loaded.region,
       ...(loaded.endpoint ? { endpoint: loaded.endpoint } : {}),
     });
     return createHandler({
       clients,
-      logger: serviceLogger(loaded.logLevel, loaded.stage),
-      metrics: serviceMetrics(loaded.stage),
-      loadConfig: cachedConfigLoader(() =>
-        readDeployedConfig(clients, loaded.configLocation, { stage: loaded.stage, region: loaded.region }),
-      ),
+      logger,
+      metrics,
+      loadConfig,
       requeue: async (body, delaySeconds) => {
         try {
           await sqs.send(

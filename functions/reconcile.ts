@@ -1,9 +1,9 @@
 import middy from '@middy/core';
-import { type AwsClients, createAwsClients } from '../lib/aws/clients';
-import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
-import { coldStartFailure, loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
+import type { AwsClients } from '../lib/aws/clients';
+import { coldStartFailure } from '../lib/lambda/env';
 import { errorLogging } from '../lib/lambda/errors';
 import { publishMetrics } from '../lib/lambda/metrics-middleware';
+import { reconcilerWiring } from '../lib/lambda/reconciler-wiring';
 import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled-event';
 import type { Logger } from '../lib/observability/logger';
 import { type MetricsSink, noMetrics } from '../lib/observability/metrics';
@@ -76,16 +76,8 @@ function plannedChanges(report: ReconcileReport): Pick<ReconcileSummary, 'change
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
   try {
-    const loaded = loadHandlerEnv(env, { requireStackId: false });
-    const clients = createAwsClients({ region: loaded.region, endpoint: loaded.endpoint });
-    return createHandler({
-      clients,
-      logger: serviceLogger(loaded.logLevel, loaded.stage),
-      metrics: serviceMetrics(loaded.stage),
-      loadConfig: cachedConfigLoader(() =>
-        readDeployedConfig(clients, loaded.configLocation, { stage: loaded.stage, region: loaded.region }),
-      ),
-    });
+    const { clients, logger, metrics, loadConfig } = reconcilerWiring(env, { requireStackId: false });
+    return createHandler({ clients, logger, metrics, loadConfig });
   } catch (error) {
     return coldStartFailure(error);
   }
