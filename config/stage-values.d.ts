@@ -25,6 +25,7 @@ export interface StageValues extends SerialisedReconcilerConfig {
   chartIndexFormat: 'yaml' | 'json';
   chartIndexerMemoryMb: number;
   chartOci: ChartOciValues;
+  clusterEvents: { ruleState: 'ENABLED' | 'DISABLED'; maxWaitMinutes: string };
   appConfigResourcesFile: 'appconfig.yml' | 'none.yml';
   appConfigSecretResources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   parameters: Record<
@@ -55,6 +56,10 @@ export interface ChartOciValues {
   deleteTags: 'true' | 'false';
 }
 export function chartOciOf(value: unknown, stage: string): ChartOciValues;
+export function clusterEventsOf(
+  value: unknown,
+  stage: string,
+): { ruleState: 'ENABLED' | 'DISABLED'; maxWaitMinutes: string };
 export function appConfigSecretResources(
   value: unknown,
   createAppConfig: boolean,

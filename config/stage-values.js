@@ -260,6 +260,24 @@ const ROLE_NAME = /^[A-Za-z0-9+=,.@_-]{0,64}$/;
 const OCI_PREFIX = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 
 /**
+ * clusterEvents: react to EKS CreateCluster/DeleteCluster calls (on by default); `false` leaves the
+ * rule disabled. maxWaitMinutes (default 30): how long a new cluster may take to turn ACTIVE.
+ */
+function clusterEventsOf(value, stage) {
+  const where = `config/${stage}.yml: clusterEvents`;
+  if (value === false) return { ruleState: 'DISABLED', maxWaitMinutes: '30' };
+  if (value === undefined || value === null || value === true) return { ruleState: 'ENABLED', maxWaitMinutes: '30' };
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where} must be true, false or { maxWaitMinutes }`);
+  const unknown = Object.keys(value).filter((key) => key !== 'maxWaitMinutes');
+  if (unknown.length > 0) throw new Error(`${where}.${unknown[0]}: unknown field (maxWaitMinutes)`);
+  const minutes = value.maxWaitMinutes ?? 30;
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 720) {
+    throw new Error(`${where}.maxWaitMinutes must be a whole number of minutes from 1 to 720 (got ${JSON.stringify(minutes)})`);
+  }
+  return { ruleState: 'ENABLED', maxWaitMinutes: String(minutes) };
+}
+
+/**
  * chartOci: every chart also pushed to the account's ECR, repositories <repositoryPrefix>/<chart>
  * (default helm); deleteTags (default true) removes a version's tag with its last .tgz. Unset: off.
  */
@@ -418,6 +436,7 @@ function stageValues(stageFile, stage) {
     chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
     chartIndexerMemoryMb: chartIndexerMemoryMbOf(stageFile.chartIndexerMemoryMb, stage),
     chartOci: chartOciOf(stageFile.chartOci, stage),
+    clusterEvents: clusterEventsOf(stageFile.clusterEvents, stage),
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     appConfigSecretResources: appConfigSecretResources(
       stageFile.appConfigSecret,
@@ -452,5 +471,6 @@ module.exports.chartIndexFormatOf = chartIndexFormatOf;
 module.exports.chartIndexerMemoryMbOf = chartIndexerMemoryMbOf;
 module.exports.appConfigSecretResources = appConfigSecretResources;
 module.exports.chartOciOf = chartOciOf;
+module.exports.clusterEventsOf = clusterEventsOf;
 module.exports.functionRolePathOf = functionRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

@@ -77,395 +77,405 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage', 'irsa-reconciler/cluster'],
   };
 
-  describe.each(['ReconcileRole', 'CustomResourceRole'])('the reconciler role %s', (roleId) => {
-    const policies: NamedPolicy[] = identityPoliciesOf(template, roleId, context);
-    const decide = (attempt: Attempt): Promise<Decision> =>
-      evaluate({
-        principal: role(functionsPath, roleId),
-        action: attempt.action,
-        resource: attempt.resource,
-        ...(attempt.context ? { context: attempt.context } : {}),
-        identityPolicies: policies,
+  describe.each(['ReconcileRole', 'CustomResourceRole', 'ClusterEventsRole'])(
+    'the reconciler role %s',
+    (roleId) => {
+      const policies: NamedPolicy[] = identityPoliciesOf(template, roleId, context);
+      const decide = (attempt: Attempt): Promise<Decision> =>
+        evaluate({
+          principal: role(functionsPath, roleId),
+          action: attempt.action,
+          resource: attempt.resource,
+          ...(attempt.context ? { context: attempt.context } : {}),
+          identityPolicies: policies,
+        });
+
+      const escalations: Attempt[] = [
+        {
+          name: 'an admin inline policy on its own execution role',
+          action: 'iam:PutRolePolicy',
+          resource: ownRole,
+        },
+        {
+          name: 'an admin inline policy on its own role, forging the ownership tags and boundary',
+          action: 'iam:PutRolePolicy',
+          resource: ownRole,
+          context: owned,
+        },
+        {
+          name: "rewriting the indexer's trust policy",
+          action: 'iam:UpdateAssumeRolePolicy',
+          resource: indexerRole,
+        },
+        {
+          name: 'tagging its own role as owned',
+          action: 'iam:TagRole',
+          resource: ownRole,
+          context: createTags,
+        },
+        { name: "deleting its own role's log policy", action: 'iam:DeleteRolePolicy', resource: ownRole },
+        {
+          name: 'attaching AdministratorAccess to its own role',
+          action: 'iam:AttachRolePolicy',
+          resource: ownRole,
+          context: { 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
+        },
+        {
+          name: 'create-then-assume: a role without any boundary',
+          action: 'iam:CreateRole',
+          resource: managed,
+          context: createTags,
+        },
+        {
+          name: 'create-then-assume: a role bounded by AdministratorAccess',
+          action: 'iam:CreateRole',
+          resource: managed,
+          context: { ...createTags, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
+        },
+        {
+          name: 'a bounded role without the ownership tags',
+          action: 'iam:CreateRole',
+          resource: managed,
+          context: { 'iam:PermissionsBoundary': boundaryArn },
+        },
+        {
+          name: 'a bounded, tagged role outside the path',
+          action: 'iam:CreateRole',
+          resource: role('/', 'irsa-escape'),
+          context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
+        },
+        {
+          name: "a bounded, tagged role among the execution roles' path",
+          action: 'iam:CreateRole',
+          resource: role(functionsPath, 'irsa-escape'),
+          context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
+        },
+        {
+          name: 'a bounded role tagged as another stage',
+          action: 'iam:CreateRole',
+          resource: managed,
+          context: {
+            ...createTags,
+            'aws:RequestTag/irsa-reconciler/stage': 'other',
+            'iam:PermissionsBoundary': boundaryArn,
+          },
+        },
+        { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
+        { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
+        { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
+        { name: 'passing its own execution role', action: 'iam:PassRole', resource: ownRole },
+        { name: 'passing a role outside its path', action: 'iam:PassRole', resource: role('/', 'admin') },
+        {
+          name: 'an association without the ownership tags',
+          action: 'eks:CreatePodIdentityAssociation',
+          resource: cluster,
+        },
+        {
+          name: 'an association tagged as another stage',
+          action: 'eks:CreatePodIdentityAssociation',
+          resource: cluster,
+          context: { ...associationTags, 'aws:RequestTag/irsa-reconciler/stage': 'other' },
+        },
+        {
+          name: 'pointing an association it does not own at its role',
+          action: 'eks:UpdatePodIdentityAssociation',
+          resource: association,
+        },
+        {
+          name: "deleting another stage's association",
+          action: 'eks:DeletePodIdentityAssociation',
+          resource: association,
+          context: { ...ownedAssociation, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+        },
+        {
+          name: "writing a parameter outside the stage's folder",
+          action: 'ssm:PutParameter',
+          resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/prod/database/password`,
+        },
+        {
+          name: "deleting another stage's published ARN",
+          action: 'ssm:DeleteParameter',
+          resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/other/roles/prod-eu-1/cost-exporter`,
+        },
+        ...(config.publishRoleArns
+          ? []
+          : [
+              {
+                name: 'publishing ARNs when the stage does not ask for it',
+                action: 'ssm:PutParameter',
+                resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
+              },
+            ]),
+        {
+          name: 'installing an add-on without the ownership tags',
+          action: 'eks:CreateAddon',
+          resource: cluster,
+        },
+        ...(config.podIdentity.installAgent
+          ? []
+          : [
+              {
+                name: 'installing an add-on when the stage does not ask for the agent',
+                action: 'eks:CreateAddon',
+                resource: cluster,
+                context: associationTags,
+              },
+            ]),
+        {
+          name: 'removing the boundary of an owned role',
+          action: 'iam:DeleteRolePermissionsBoundary',
+          resource: managed,
+          context: owned,
+        },
+        {
+          name: 'swapping the boundary of an owned role for AdministratorAccess',
+          action: 'iam:PutRolePermissionsBoundary',
+          resource: managed,
+          context: { ...owned, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
+        },
+        {
+          name: 'bounding a foreign role under the path',
+          action: 'iam:PutRolePermissionsBoundary',
+          resource: managed,
+          context: { 'iam:PermissionsBoundary': boundaryArn },
+        },
+        {
+          name: 'a new version of the boundary policy',
+          action: 'iam:CreatePolicyVersion',
+          resource: boundaryArn,
+        },
+        {
+          name: 'another default version of the boundary',
+          action: 'iam:SetDefaultPolicyVersion',
+          resource: boundaryArn,
+        },
+        { name: 'deleting the boundary policy', action: 'iam:DeletePolicy', resource: boundaryArn },
+        {
+          name: 'attaching AdministratorAccess to an owned, bounded role',
+          action: 'iam:AttachRolePolicy',
+          resource: managed,
+          context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
+        },
+        {
+          name: 'adopting a foreign role under the path by tagging it',
+          action: 'iam:TagRole',
+          resource: managed,
+          context: createTags,
+        },
+        {
+          name: 'handing an owned role to another stage by rewriting its stage tag',
+          action: 'iam:TagRole',
+          resource: managed,
+          context: {
+            ...owned,
+            'aws:RequestTag/irsa-reconciler/stage': 'other',
+            'aws:TagKeys': ['irsa-reconciler/stage'],
+          },
+        },
+        {
+          name: 'removing the ownership tags of an owned role',
+          action: 'iam:UntagRole',
+          resource: managed,
+          context: { ...owned, 'aws:TagKeys': ['irsa-reconciler/managed-by'] },
+        },
+        {
+          name: 'an inline policy on a foreign role under the path',
+          action: 'iam:PutRolePolicy',
+          resource: managed,
+          context: { 'iam:PermissionsBoundary': boundaryArn },
+        },
+        {
+          name: 'an inline policy on an owned role that lacks the boundary',
+          action: 'iam:PutRolePolicy',
+          resource: managed,
+          context: {
+            'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+            'aws:ResourceTag/irsa-reconciler/stage': stage,
+          },
+        },
+        {
+          name: "the trust policy of another stage's role",
+          action: 'iam:UpdateAssumeRolePolicy',
+          resource: managed,
+          context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+        },
+        {
+          name: "deleting another stage's role",
+          action: 'iam:DeleteRole',
+          resource: managed,
+          context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
+        },
+        {
+          name: 'a longer session for an owned role',
+          action: 'iam:UpdateRole',
+          resource: managed,
+          context: owned,
+        },
+        {
+          name: 'an IAM user',
+          action: 'iam:CreateUser',
+          resource: `arn:aws:iam::${ACCOUNT_ID}:user/backdoor`,
+        },
+        {
+          name: 'an access key',
+          action: 'iam:CreateAccessKey',
+          resource: `arn:aws:iam::${ACCOUNT_ID}:user/admin`,
+        },
+        {
+          name: 'new code for its own function',
+          action: 'lambda:UpdateFunctionCode',
+          resource: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:irsa-reconciler-${stage}-reconcile`,
+        },
+        {
+          name: 'deleting the configuration the stack wrote',
+          action: 'appconfig:DeleteApplication',
+          resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
+        },
+        {
+          name: 'reading a secret',
+          action: 'secretsmanager:GetSecretValue',
+          resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:prod/db-AbCdEf`,
+        },
+      ];
+
+      it.each(escalations)('denies $name', async (attempt) => {
+        expect(await decide(attempt)).not.toBe('Allowed');
       });
 
-    const escalations: Attempt[] = [
-      {
-        name: 'an admin inline policy on its own execution role',
-        action: 'iam:PutRolePolicy',
-        resource: ownRole,
-      },
-      {
-        name: 'an admin inline policy on its own role, forging the ownership tags and boundary',
-        action: 'iam:PutRolePolicy',
-        resource: ownRole,
-        context: owned,
-      },
-      {
-        name: "rewriting the indexer's trust policy",
-        action: 'iam:UpdateAssumeRolePolicy',
-        resource: indexerRole,
-      },
-      {
-        name: 'tagging its own role as owned',
-        action: 'iam:TagRole',
-        resource: ownRole,
-        context: createTags,
-      },
-      { name: "deleting its own role's log policy", action: 'iam:DeleteRolePolicy', resource: ownRole },
-      {
-        name: 'attaching AdministratorAccess to its own role',
-        action: 'iam:AttachRolePolicy',
-        resource: ownRole,
-        context: { 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
-      },
-      {
-        name: 'create-then-assume: a role without any boundary',
-        action: 'iam:CreateRole',
-        resource: managed,
-        context: createTags,
-      },
-      {
-        name: 'create-then-assume: a role bounded by AdministratorAccess',
-        action: 'iam:CreateRole',
-        resource: managed,
-        context: { ...createTags, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
-      },
-      {
-        name: 'a bounded role without the ownership tags',
-        action: 'iam:CreateRole',
-        resource: managed,
-        context: { 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: 'a bounded, tagged role outside the path',
-        action: 'iam:CreateRole',
-        resource: role('/', 'irsa-escape'),
-        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: "a bounded, tagged role among the execution roles' path",
-        action: 'iam:CreateRole',
-        resource: role(functionsPath, 'irsa-escape'),
-        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: 'a bounded role tagged as another stage',
-        action: 'iam:CreateRole',
-        resource: managed,
-        context: {
-          ...createTags,
-          'aws:RequestTag/irsa-reconciler/stage': 'other',
-          'iam:PermissionsBoundary': boundaryArn,
+      const legitimate: Attempt[] = [
+        { name: 'listing clusters', action: 'eks:ListClusters', resource: '*' },
+        {
+          name: 'describing a cluster',
+          action: 'eks:DescribeCluster',
+          resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/prod-eu-1`,
         },
-      },
-      { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
-      { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
-      { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
-      { name: 'passing its own execution role', action: 'iam:PassRole', resource: ownRole },
-      { name: 'passing a role outside its path', action: 'iam:PassRole', resource: role('/', 'admin') },
-      {
-        name: 'an association without the ownership tags',
-        action: 'eks:CreatePodIdentityAssociation',
-        resource: cluster,
-      },
-      {
-        name: 'an association tagged as another stage',
-        action: 'eks:CreatePodIdentityAssociation',
-        resource: cluster,
-        context: { ...associationTags, 'aws:RequestTag/irsa-reconciler/stage': 'other' },
-      },
-      {
-        name: 'pointing an association it does not own at its role',
-        action: 'eks:UpdatePodIdentityAssociation',
-        resource: association,
-      },
-      {
-        name: "deleting another stage's association",
-        action: 'eks:DeletePodIdentityAssociation',
-        resource: association,
-        context: { ...ownedAssociation, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
-      },
-      {
-        name: "writing a parameter outside the stage's folder",
-        action: 'ssm:PutParameter',
-        resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/prod/database/password`,
-      },
-      {
-        name: "deleting another stage's published ARN",
-        action: 'ssm:DeleteParameter',
-        resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/other/roles/prod-eu-1/cost-exporter`,
-      },
-      ...(config.publishRoleArns
-        ? []
-        : [
-            {
-              name: 'publishing ARNs when the stage does not ask for it',
-              action: 'ssm:PutParameter',
-              resource: `arn:aws:ssm:${REGION}:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
-            },
-          ]),
-      {
-        name: 'installing an add-on without the ownership tags',
-        action: 'eks:CreateAddon',
-        resource: cluster,
-      },
-      ...(config.podIdentity.installAgent
-        ? []
-        : [
-            {
-              name: 'installing an add-on when the stage does not ask for the agent',
-              action: 'eks:CreateAddon',
-              resource: cluster,
-              context: associationTags,
-            },
-          ]),
-      {
-        name: 'removing the boundary of an owned role',
-        action: 'iam:DeleteRolePermissionsBoundary',
-        resource: managed,
-        context: owned,
-      },
-      {
-        name: 'swapping the boundary of an owned role for AdministratorAccess',
-        action: 'iam:PutRolePermissionsBoundary',
-        resource: managed,
-        context: { ...owned, 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS },
-      },
-      {
-        name: 'bounding a foreign role under the path',
-        action: 'iam:PutRolePermissionsBoundary',
-        resource: managed,
-        context: { 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: 'a new version of the boundary policy',
-        action: 'iam:CreatePolicyVersion',
-        resource: boundaryArn,
-      },
-      {
-        name: 'another default version of the boundary',
-        action: 'iam:SetDefaultPolicyVersion',
-        resource: boundaryArn,
-      },
-      { name: 'deleting the boundary policy', action: 'iam:DeletePolicy', resource: boundaryArn },
-      {
-        name: 'attaching AdministratorAccess to an owned, bounded role',
-        action: 'iam:AttachRolePolicy',
-        resource: managed,
-        context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
-      },
-      {
-        name: 'adopting a foreign role under the path by tagging it',
-        action: 'iam:TagRole',
-        resource: managed,
-        context: createTags,
-      },
-      {
-        name: 'handing an owned role to another stage by rewriting its stage tag',
-        action: 'iam:TagRole',
-        resource: managed,
-        context: {
-          ...owned,
-          'aws:RequestTag/irsa-reconciler/stage': 'other',
-          'aws:TagKeys': ['irsa-reconciler/stage'],
+        { name: 'listing roles', action: 'iam:ListRoles', resource: '*' },
+        { name: 'reading every role in bulk', action: 'iam:GetAccountAuthorizationDetails', resource: '*' },
+        { name: 'reading a role under the path', action: 'iam:GetRole', resource: managed },
+        { name: 'reading its tags', action: 'iam:ListRoleTags', resource: managed },
+        { name: 'listing its attached policies', action: 'iam:ListAttachedRolePolicies', resource: managed },
+        {
+          name: 'creating a bounded, owned role',
+          action: 'iam:CreateRole',
+          resource: managed,
+          context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
         },
-      },
-      {
-        name: 'removing the ownership tags of an owned role',
-        action: 'iam:UntagRole',
-        resource: managed,
-        context: { ...owned, 'aws:TagKeys': ['irsa-reconciler/managed-by'] },
-      },
-      {
-        name: 'an inline policy on a foreign role under the path',
-        action: 'iam:PutRolePolicy',
-        resource: managed,
-        context: { 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: 'an inline policy on an owned role that lacks the boundary',
-        action: 'iam:PutRolePolicy',
-        resource: managed,
-        context: {
-          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
-          'aws:ResourceTag/irsa-reconciler/stage': stage,
+        {
+          name: 'an inline policy on an owned, bounded role',
+          action: 'iam:PutRolePolicy',
+          resource: managed,
+          context: owned,
         },
-      },
-      {
-        name: "the trust policy of another stage's role",
-        action: 'iam:UpdateAssumeRolePolicy',
-        resource: managed,
-        context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
-      },
-      {
-        name: "deleting another stage's role",
-        action: 'iam:DeleteRole',
-        resource: managed,
-        context: { ...owned, 'aws:ResourceTag/irsa-reconciler/stage': 'other' },
-      },
-      {
-        name: 'a longer session for an owned role',
-        action: 'iam:UpdateRole',
-        resource: managed,
-        context: owned,
-      },
-      { name: 'an IAM user', action: 'iam:CreateUser', resource: `arn:aws:iam::${ACCOUNT_ID}:user/backdoor` },
-      {
-        name: 'an access key',
-        action: 'iam:CreateAccessKey',
-        resource: `arn:aws:iam::${ACCOUNT_ID}:user/admin`,
-      },
-      {
-        name: 'new code for its own function',
-        action: 'lambda:UpdateFunctionCode',
-        resource: `arn:aws:lambda:${REGION}:${ACCOUNT_ID}:function:irsa-reconciler-${stage}-reconcile`,
-      },
-      {
-        name: 'deleting the configuration the stack wrote',
-        action: 'appconfig:DeleteApplication',
-        resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
-      },
-      {
-        name: 'reading a secret',
-        action: 'secretsmanager:GetSecretValue',
-        resource: `arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:prod/db-AbCdEf`,
-      },
-    ];
-
-    it.each(escalations)('denies $name', async (attempt) => {
-      expect(await decide(attempt)).not.toBe('Allowed');
-    });
-
-    const legitimate: Attempt[] = [
-      { name: 'listing clusters', action: 'eks:ListClusters', resource: '*' },
-      {
-        name: 'describing a cluster',
-        action: 'eks:DescribeCluster',
-        resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:cluster/prod-eu-1`,
-      },
-      { name: 'listing roles', action: 'iam:ListRoles', resource: '*' },
-      { name: 'reading every role in bulk', action: 'iam:GetAccountAuthorizationDetails', resource: '*' },
-      { name: 'reading a role under the path', action: 'iam:GetRole', resource: managed },
-      { name: 'reading its tags', action: 'iam:ListRoleTags', resource: managed },
-      { name: 'listing its attached policies', action: 'iam:ListAttachedRolePolicies', resource: managed },
-      {
-        name: 'creating a bounded, owned role',
-        action: 'iam:CreateRole',
-        resource: managed,
-        context: { ...createTags, 'iam:PermissionsBoundary': boundaryArn },
-      },
-      {
-        name: 'an inline policy on an owned, bounded role',
-        action: 'iam:PutRolePolicy',
-        resource: managed,
-        context: owned,
-      },
-      { name: 'its trust policy', action: 'iam:UpdateAssumeRolePolicy', resource: managed, context: owned },
-      {
-        name: 'removing an inline policy',
-        action: 'iam:DeleteRolePolicy',
-        resource: managed,
-        context: owned,
-      },
-      {
-        name: 'detaching a policy attached by hand',
-        action: 'iam:DetachRolePolicy',
-        resource: managed,
-        context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
-      },
-      { name: 'deleting an owned role', action: 'iam:DeleteRole', resource: managed, context: owned },
-      {
-        name: 'bounding an owned role that lacks it',
-        action: 'iam:PutRolePermissionsBoundary',
-        resource: managed,
-        context: {
-          'iam:PermissionsBoundary': boundaryArn,
-          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
-          'aws:ResourceTag/irsa-reconciler/stage': stage,
+        { name: 'its trust policy', action: 'iam:UpdateAssumeRolePolicy', resource: managed, context: owned },
+        {
+          name: 'removing an inline policy',
+          action: 'iam:DeleteRolePolicy',
+          resource: managed,
+          context: owned,
         },
-      },
-      {
-        name: 're-tagging an owned role with its own tags',
-        action: 'iam:TagRole',
-        resource: managed,
-        context: {
-          'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
-          'aws:ResourceTag/irsa-reconciler/stage': stage,
-          'aws:RequestTag/irsa-reconciler/cluster': 'prod-eu-1',
-          'aws:RequestTag/cost-center': 'platform',
-          'aws:TagKeys': ['irsa-reconciler/cluster', 'cost-center'],
+        {
+          name: 'detaching a policy attached by hand',
+          action: 'iam:DetachRolePolicy',
+          resource: managed,
+          context: { ...owned, 'iam:PolicyARN': ADMINISTRATOR_ACCESS },
         },
-      },
-      {
-        name: "listing a cluster's associations",
-        action: 'eks:ListPodIdentityAssociations',
-        resource: cluster,
-      },
-      {
-        name: 'describing an association',
-        action: 'eks:DescribePodIdentityAssociation',
-        resource: association,
-      },
-      {
-        name: 'describing the agent add-on',
-        action: 'eks:DescribeAddon',
-        resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:addon/prod-eu-1/eks-pod-identity-agent/0ab1c2d3`,
-      },
-      {
-        name: 'creating an owned association',
-        action: 'eks:CreatePodIdentityAssociation',
-        resource: cluster,
-        context: associationTags,
-      },
-      {
-        name: 'pointing an owned association at its role',
-        action: 'eks:UpdatePodIdentityAssociation',
-        resource: association,
-        context: ownedAssociation,
-      },
-      {
-        name: 'deleting an owned association',
-        action: 'eks:DeletePodIdentityAssociation',
-        resource: association,
-        context: ownedAssociation,
-      },
-      ...(config.publishRoleArns
-        ? ['ssm:GetParametersByPath', 'ssm:PutParameter', 'ssm:AddTagsToResource', 'ssm:DeleteParameter'].map(
-            (action) => ({
+        { name: 'deleting an owned role', action: 'iam:DeleteRole', resource: managed, context: owned },
+        {
+          name: 'bounding an owned role that lacks it',
+          action: 'iam:PutRolePermissionsBoundary',
+          resource: managed,
+          context: {
+            'iam:PermissionsBoundary': boundaryArn,
+            'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+            'aws:ResourceTag/irsa-reconciler/stage': stage,
+          },
+        },
+        {
+          name: 're-tagging an owned role with its own tags',
+          action: 'iam:TagRole',
+          resource: managed,
+          context: {
+            'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+            'aws:ResourceTag/irsa-reconciler/stage': stage,
+            'aws:RequestTag/irsa-reconciler/cluster': 'prod-eu-1',
+            'aws:RequestTag/cost-center': 'platform',
+            'aws:TagKeys': ['irsa-reconciler/cluster', 'cost-center'],
+          },
+        },
+        {
+          name: "listing a cluster's associations",
+          action: 'eks:ListPodIdentityAssociations',
+          resource: cluster,
+        },
+        {
+          name: 'describing an association',
+          action: 'eks:DescribePodIdentityAssociation',
+          resource: association,
+        },
+        {
+          name: 'describing the agent add-on',
+          action: 'eks:DescribeAddon',
+          resource: `arn:aws:eks:us-east-1:${ACCOUNT_ID}:addon/prod-eu-1/eks-pod-identity-agent/0ab1c2d3`,
+        },
+        {
+          name: 'creating an owned association',
+          action: 'eks:CreatePodIdentityAssociation',
+          resource: cluster,
+          context: associationTags,
+        },
+        {
+          name: 'pointing an owned association at its role',
+          action: 'eks:UpdatePodIdentityAssociation',
+          resource: association,
+          context: ownedAssociation,
+        },
+        {
+          name: 'deleting an owned association',
+          action: 'eks:DeletePodIdentityAssociation',
+          resource: association,
+          context: ownedAssociation,
+        },
+        ...(config.publishRoleArns
+          ? [
+              'ssm:GetParametersByPath',
+              'ssm:PutParameter',
+              'ssm:AddTagsToResource',
+              'ssm:DeleteParameter',
+            ].map((action) => ({
               name: `${action} on a published ARN of its own stage`,
               action,
               resource: `arn:aws:ssm:us-east-1:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
-            }),
-          )
-        : []),
-      {
-        name: 'passing its own Pod Identity role to EKS',
-        action: 'iam:PassRole',
-        resource: podRole,
-        context: { 'iam:PassedToService': 'pods.eks.amazonaws.com' },
-      },
-      // The profile's ARN has the same shape as a hosted version's, which the engine cannot tell apart:
-      // the application, also required by the action, is evaluated.
-      {
-        name: 'reading the configuration the stack wrote',
-        action: 'appconfig:GetHostedConfigurationVersion',
-        resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
-      },
-    ];
+            }))
+          : []),
+        {
+          name: 'passing its own Pod Identity role to EKS',
+          action: 'iam:PassRole',
+          resource: podRole,
+          context: { 'iam:PassedToService': 'pods.eks.amazonaws.com' },
+        },
+        // The profile's ARN has the same shape as a hosted version's, which the engine cannot tell apart:
+        // the application, also required by the action, is evaluated.
+        {
+          name: 'reading the configuration the stack wrote',
+          action: 'appconfig:GetHostedConfigurationVersion',
+          resource: `arn:aws:appconfig:${REGION}:${ACCOUNT_ID}:application/cfg1234`,
+        },
+      ];
 
-    it.each(legitimate)('allows $name', async (attempt) => {
-      expect(await decide(attempt)).toBe('Allowed');
-    });
-
-    it('allows the custom resource, and only it, to read its own stack', async () => {
-      const decision = await decide({
-        name: 'stack status',
-        action: 'cloudformation:DescribeStacks',
-        resource: String(resolveCfn(template, { Ref: 'AWS::StackId' }, context)),
+      it.each(legitimate)('allows $name', async (attempt) => {
+        expect(await decide(attempt)).toBe('Allowed');
       });
-      expect(decision === 'Allowed').toBe(roleId === 'CustomResourceRole');
-    });
-  });
+
+      it('allows the custom resource, and only it, to read its own stack', async () => {
+        const decision = await decide({
+          name: 'stack status',
+          action: 'cloudformation:DescribeStacks',
+          resource: String(resolveCfn(template, { Ref: 'AWS::StackId' }, context)),
+        });
+        expect(decision === 'Allowed').toBe(roleId === 'CustomResourceRole');
+      });
+    },
+  );
 
   if (stage === 'uat') {
     describe("the agent-secret profile's retrieval role", () => {

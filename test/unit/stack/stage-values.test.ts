@@ -4,6 +4,7 @@ import {
   chartIndexerMemoryMbOf,
   chartIndexFormatOf,
   chartOciOf,
+  clusterEventsOf,
   stageValues,
   toCloudFormationString,
 } from '../../../config/stage-values';
@@ -332,5 +333,24 @@ describe('chartOciOf', () => {
     [{ registry: 'x' }, /chartOci.registry: unknown field/],
   ])('refuses %j, naming the stage file', (value, message) => {
     expect(() => chartOciOf(value, 'uat')).toThrow(message);
+  });
+});
+
+describe('clusterEventsOf', () => {
+  it('is on by default, off with false, and takes a wait bound', () => {
+    expect(clusterEventsOf(undefined, 'uat')).toEqual({ ruleState: 'ENABLED', maxWaitMinutes: '30' });
+    expect(clusterEventsOf(false, 'uat')).toEqual({ ruleState: 'DISABLED', maxWaitMinutes: '30' });
+    expect(clusterEventsOf({ maxWaitMinutes: 45 }, 'uat')).toEqual({
+      ruleState: 'ENABLED',
+      maxWaitMinutes: '45',
+    });
+  });
+
+  it.each([
+    [{ maxWaitMinutes: 0 }, /maxWaitMinutes must be a whole number of minutes from 1 to 720/],
+    [{ wait: 5 }, /clusterEvents.wait: unknown field/],
+    ['on', /must be true, false or \{ maxWaitMinutes \}/],
+  ])('refuses %j, naming the stage file', (value, message) => {
+    expect(() => clusterEventsOf(value, 'uat')).toThrow(message);
   });
 });

@@ -176,7 +176,12 @@ describe('the bucket checker', () => {
 
 describe('the packaged template', () => {
   let template: CfnTemplate;
-  const functions = ['ReconcileLambdaFunction', 'CustomResourceLambdaFunction', 'ReindexLambdaFunction'];
+  const functions = [
+    'ReconcileLambdaFunction',
+    'CustomResourceLambdaFunction',
+    'ReindexLambdaFunction',
+    'ClusterEventsLambdaFunction',
+  ];
 
   beforeAll(() => {
     template = readPackagedTemplate();
@@ -237,9 +242,45 @@ describe('the packaged template', () => {
     expect(props('CustomResourceLambdaFunction').ReservedConcurrentExecutions).toBe(1);
   });
 
+  it("sends EKS's CreateCluster and DeleteCluster calls to the cluster-events queue, only from that rule, over TLS", () => {
+    expect(props('ClusterEventsRule')).toMatchObject({
+      State: 'ENABLED',
+      EventPattern: {
+        source: ['aws.eks'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: { eventSource: ['eks.amazonaws.com'], eventName: ['CreateCluster', 'DeleteCluster'] },
+      },
+      Targets: [{ Arn: { 'Fn::GetAtt': ['ClusterEventsQueue', 'Arn'] } }],
+    });
+    const statements = (props('ClusterEventsQueuePolicy').PolicyDocument as { Statement: unknown[] })
+      .Statement;
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ClusterEventsRule', 'Arn'] } } },
+      }),
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    ]);
+    expect(props('ClusterEventsQueue')).toMatchObject({
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': ['ClusterEventsDeadLetterQueue', 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    expect(props('ClusterEventsLambdaFunction')).toMatchObject({
+      ReservedConcurrentExecutions: 1,
+      Timeout: 300,
+    });
+    expect(props('ClusterEventsDeadLetterAlarm')).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+    });
+  });
+
   it('schedules the reconciler every two hours', () => {
     // Act
-    const rules = resourcesOfType(template, 'AWS::Events::Rule');
+    const rules = resourcesOfType(template, 'AWS::Events::Rule').filter(([id]) => id === 'ReconcileSchedule');
     // Assess
     expect(rules).toHaveLength(1);
     const [, rule] = rules[0] ?? [];
