@@ -266,13 +266,17 @@ const OCI_PREFIX = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/
 function clusterEventsOf(value, stage) {
   const where = `config/${stage}.yml: clusterEvents`;
   if (value === false) return { ruleState: 'DISABLED', maxWaitMinutes: '30' };
-  if (value === undefined || value === null || value === true) return { ruleState: 'ENABLED', maxWaitMinutes: '30' };
-  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where} must be true, false or { maxWaitMinutes }`);
+  if (value === undefined || value === null || value === true)
+    return { ruleState: 'ENABLED', maxWaitMinutes: '30' };
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${where} must be true, false or { maxWaitMinutes }`);
   const unknown = Object.keys(value).filter((key) => key !== 'maxWaitMinutes');
   if (unknown.length > 0) throw new Error(`${where}.${unknown[0]}: unknown field (maxWaitMinutes)`);
   const minutes = value.maxWaitMinutes ?? 30;
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > 720) {
-    throw new Error(`${where}.maxWaitMinutes must be a whole number of minutes from 1 to 720 (got ${JSON.stringify(minutes)})`);
+    throw new Error(
+      `${where}.maxWaitMinutes must be a whole number of minutes from 1 to 720 (got ${JSON.stringify(minutes)})`,
+    );
   }
   return { ruleState: 'ENABLED', maxWaitMinutes: String(minutes) };
 }
