@@ -6,6 +6,7 @@ import { removeBundles } from './child';
 import { runIndexerBench } from './indexer/suite';
 import { currentLoadAverage, machineInfo } from './machine';
 import { runAccountObserveBench } from './reconciler/account';
+import { runClusterEventsBench } from './reconciler/cluster-events';
 import { runPodIdentityBench } from './reconciler/pod-identity';
 import { runReconcilerBench } from './reconciler/suite';
 import { type BenchResults, checkTargets, renderMarkdown } from './report';
@@ -15,7 +16,8 @@ import { type BenchResults, checkTargets, renderMarkdown } from './report';
  * and prints a PASS/MISS line per target. Misses are reported, not failed on; a crash exits 1.
  *
  *   --quick                 small sizes, for a smoke run (about 3 minutes on 2 cores)
- *   --only reconciler|indexer|pod-identity
+ *   --only reconciler|indexer|pod-identity|cluster-events
+ *   --event-fleet-sizes 100,1000  fleets in which one cluster's event reconcile is measured; 0 to skip
  *   --pod-identity-sizes 5000  clusters (over 8 regions) of the EKS Pod Identity fleet; 0 to skip
  *   --sizes 100,500,1000    reconciler cluster counts
  *   --index-sizes 1000,10000,50000
@@ -35,8 +37,9 @@ const USAGE =
   'usage: tsx bench/run.ts [--quick] [--only reconciler|indexer|pod-identity] [--sizes 100,500,1000] ...';
 
 interface Options {
-  only?: 'reconciler' | 'indexer' | 'pod-identity';
+  only?: 'reconciler' | 'indexer' | 'pod-identity' | 'cluster-events';
   podIdentitySizes: number[];
+  eventFleetSizes: number[];
   sizes: number[];
   indexSizes: number[];
   largeIndexMb: number[];
@@ -65,6 +68,7 @@ export function parseOptions(argv: string[]): Options {
       sizes: { type: 'string' },
       'index-sizes': { type: 'string' },
       'pod-identity-sizes': { type: 'string' },
+      'event-fleet-sizes': { type: 'string' },
       'large-index-mb': { type: 'string' },
       'rebuild-sizes': { type: 'string' },
       'sequential-sizes': { type: 'string' },
@@ -82,7 +86,7 @@ export function parseOptions(argv: string[]): Options {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const parts = ['reconciler', 'indexer', 'pod-identity'] as const;
+  const parts = ['reconciler', 'indexer', 'pod-identity', 'cluster-events'] as const;
   const only = parts.find((part) => part === values.only);
   if (values.only !== undefined && only === undefined) {
     throw new Error(`--only must be one of ${parts.join(', ')}, got "${values.only}"`);
@@ -91,6 +95,11 @@ export function parseOptions(argv: string[]): Options {
   const sizes = numbers('--sizes', values.sizes, quick ? [20, 40] : [100, 500, 1000]);
   return {
     ...(only ? { only } : {}),
+    eventFleetSizes: numbers(
+      '--event-fleet-sizes',
+      values['event-fleet-sizes'],
+      quick ? [20, 40] : [100, 1000],
+    ).filter((size) => size > 0),
     podIdentitySizes: numbers(
       '--pod-identity-sizes',
       values['pod-identity-sizes'],
@@ -155,6 +164,18 @@ async function main(): Promise<number> {
     results.errors.push({ part, error: describe(error) });
     log(`${part} crashed: ${describe(error)}`);
   };
+  if (options.only === undefined || options.only === 'cluster-events') {
+    try {
+      results.clusterEvents = await runClusterEventsBench({
+        sizes: options.eventFleetSizes,
+        concurrency: options.concurrency,
+        log,
+        onError,
+      });
+    } catch (error) {
+      onError('cluster-events', error);
+    }
+  }
   if (options.only === undefined || options.only === 'pod-identity') {
     try {
       results.podIdentity = await runPodIdentityBench({
