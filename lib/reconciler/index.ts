@@ -1,8 +1,9 @@
 import { describeError, toAwsCallError } from '../errors';
 import { apply } from './apply';
-import { roleNameFor } from './config/naming';
+import { BUILTIN_TEMPLATES } from './config/catalog';
+import { podIdentityRoleNameFor, roleNameFor } from './config/naming';
 import type { ReconcilerDeps } from './deps';
-import { observeAssociations } from './observe/associations';
+import { observeAssociations, pinnedClusterArns } from './observe/associations';
 import { observeRolesByName } from './observe/by-name';
 import { describeCluster, discover, discoverAccount } from './observe/discovery';
 import { listOidcProviderArns } from './observe/iam-roles';
@@ -20,6 +21,7 @@ import type {
   ReconcileReport,
   ReconcilerConfig,
   RegionReport,
+  SkippedTarget,
 } from './types';
 
 /** Changes listed in the summary log line; the report itself always has all of them. */
@@ -64,13 +66,15 @@ export interface ClusterTarget {
 
 /**
  * One cluster only, for an event about it (CreateCluster, DeleteCluster): the same desired state, plan
- * and apply as the full run, on a discovery of that one cluster and an observation of its IRSA roles
- * by name, so its cost is that cluster's few calls whatever the size of the fleet. Its safety rules are
- * the full run's, scoped to the cluster: only owned roles change; a cluster that cannot be described
- * prunes nothing; the roles deleted are at most that cluster's (one per binding), so the account-wide
- * deletion guard is the full run's. Pod Identity bindings are left to the full run, which owns the
- * fleet-wide role and its cluster pin. The full run stays the source of truth (a removed binding's
- * roles, for one, are pruned there).
+ * and apply as the full run, on a discovery of that one cluster and an observation of its roles by
+ * name (its IRSA roles, and the pod-identity bindings' fleet roles) and of its associations, so its
+ * cost is that cluster's few calls whatever the size of the fleet. Its safety rules are the full
+ * run's, scoped to the cluster: only owned roles and associations change; a cluster that cannot be
+ * described prunes nothing; the roles deleted are at most that cluster's (one per binding), so the
+ * account-wide deletion guard is the full run's. A Pod Identity role serves the whole fleet, so here
+ * it is only widened: its trust keeps the clusters it is pinned to and gains this one; one that does
+ * not exist yet is left to the full run, and so is every association delete. The full run stays the
+ * source of truth (a removed binding's roles, for one, are pruned there).
  */
 export async function reconcileCluster(
   deps: ReconcilerDeps,
@@ -79,7 +83,6 @@ export async function reconcileCluster(
 ): Promise<ReconcileReport> {
   const before = deps.clients.calls.snapshot();
   const account = await discoverAccount(deps);
-  const irsa = { ...config, bindings: config.bindings.filter((binding) => binding.mode === 'irsa') };
   if (!config.regions.includes(target.region)) {
     // A region this deployment does not scan: nothing in it is its business.
     const skipped = [
@@ -108,25 +111,64 @@ export async function reconcileCluster(
     regions: [scan],
     oidcProviderArns: await listOidcProviderArns(deps),
   };
-  const names = irsa.bindings.map((binding) =>
-    roleNameFor(config.roleNamePrefix, target.region, target.name, binding.name, config.stage),
+  const podRoleNames = new Map(
+    config.bindings
+      .filter((binding) => binding.mode === 'pod-identity')
+      .map((binding) => [
+        binding.name,
+        podIdentityRoleNameFor(config.roleNamePrefix, binding.name, config.stage),
+      ]),
   );
+  const names = [
+    ...config.bindings
+      .filter((binding) => binding.mode === 'irsa')
+      .map((binding) =>
+        roleNameFor(config.roleNamePrefix, target.region, target.name, binding.name, config.stage),
+      ),
+    ...podRoleNames.values(),
+  ];
   const { roles, takenNames } =
     scan.status === 'complete'
-      ? await observeRolesByName(deps, irsa, names)
+      ? await observeRolesByName(deps, config, names)
       : { roles: [], takenNames: new Map() };
-  const desired = desiredState(irsa, discovery);
-  // At most one cluster's roles can be deleted here: the guard over all owned roles is the full run's.
-  const thePlan = plan(
+  const podRoles = new Map(roles.filter(isPodIdentityRole).map((role) => [role.roleName, role]));
+  const pins = new Map<string, string[] | 'unpinned'>();
+  const waiting: SkippedTarget[] = [];
+  for (const [bindingName, roleName] of podRoleNames) {
+    const role = podRoles.get(roleName);
+    if (role) pins.set(bindingName, pinnedClusterArns(role));
+    else
+      waiting.push({
+        region: target.region,
+        clusterName: target.name,
+        bindingName,
+        reason: `Pod Identity role ${roleName} is not there yet: the full run makes it, then this cluster's association`,
+      });
+  }
+  const scoped = {
+    ...config,
+    bindings: config.bindings.filter((binding) => binding.mode === 'irsa' || pins.has(binding.name)),
+  };
+  const desired = desiredState(scoped, discovery, BUILTIN_TEMPLATES, pins);
+  const associations = await observeAssociations(deps, config, discovery, desired, roles);
+  const planned = plan(
     desired,
-    { roles, takenNames, oidcProviderArns: discovery.oidcProviderArns },
-    discovery,
     {
-      ...irsa,
-      maxPruneFraction: 1,
+      roles,
+      takenNames,
+      oidcProviderArns: discovery.oidcProviderArns,
+      ...(associations ? { associations } : {}),
     },
+    discovery,
+    // At most one cluster's roles can be deleted here: the guard over all owned roles is the full run's.
+    { ...config, maxPruneFraction: 1 },
   );
-  const results = await execute(deps, thePlan, irsa);
+  const thePlan: Plan = {
+    ...planned,
+    actions: planned.actions.filter((action) => action.kind !== 'delete-association'),
+    skipped: [...waiting, ...planned.skipped],
+  };
+  const results = await execute(deps, thePlan, config);
   return finish(
     deps,
     config,

@@ -25,7 +25,8 @@ const ROLE_PATH = '/irsa-reconciler/qa/';
 const EU = 'eu-west-1';
 const US = 'us-east-1';
 
-function config(): ReconcilerConfig {
+/** Two bindings, irsa unless named in `podIdentityBindings`. */
+function config(podIdentityBindings: string[] = []): ReconcilerConfig {
   return parseReconcilerConfig(
     {
       regions: [EU, US],
@@ -35,7 +36,9 @@ function config(): ReconcilerConfig {
       bindings: [
         { name: 'otel', namespace: 'observability', serviceAccount: 'otel', policies: [] },
         { name: 'cost', namespace: 'finops', serviceAccount: 'cost', policies: [] },
-      ],
+      ].map((binding) =>
+        podIdentityBindings.includes(binding.name) ? { ...binding, mode: 'pod-identity' } : binding,
+      ),
     },
     { stage: 'qa', deploymentRegion: EU },
   );
@@ -163,6 +166,118 @@ describe('reconciling one cluster, as an event about it does', () => {
 
     // Act / Assess
     expect(await measure(12)).toEqual(await measure(2));
+  });
+});
+
+describe('reconciling one cluster of a Pod Identity fleet, as an event about it does', () => {
+  const FLEET = [
+    [EU, 'alpha'],
+    [EU, 'beta'],
+  ] as const;
+  let front: Awaited<ReturnType<typeof startPodIdentityFront>>;
+  const emulator = useEmulator(async (admin, moto) => {
+    for (const [region, name] of FLEET) await createCluster(admin, region, name, { withOidcProvider: false });
+    await createBoundaryPolicy(admin, BOUNDARY);
+    front = await startPodIdentityFront(moto.endpoint, {
+      addons: [...FLEET, [US, 'fresh']].map(([region, name]) => `${region}/${name}/eks-pod-identity-agent`),
+    });
+  });
+  afterEach(async () => {
+    await front.stop();
+  });
+  const deps = () => ({
+    clients: emulatorClients(emulator.moto.endpoint, {
+      eksEndpoints: { [EU]: front.endpoint, [US]: front.endpoint },
+    }),
+    logger: silentLogger,
+  });
+  const podConfig = (podBindings = ['otel']) => config(podBindings);
+  const { rolesOf } = helpers(emulator);
+  const podRole = async (binding: string) => {
+    const roles = Object.values(await readAllRoles(emulator.admin, ROLE_PATH));
+    return roles.find(
+      (role) =>
+        role.tags['irsa-reconciler/mode'] === 'pod-identity' &&
+        role.tags['irsa-reconciler/binding'] === binding,
+    );
+  };
+  const pinnedArns = (trust: unknown) =>
+    [
+      (trust as { Statement: { Condition: { StringEquals: Record<string, unknown> } }[] }).Statement[0]
+        ?.Condition.StringEquals['aws:RequestTag/eks-cluster-arn'],
+    ]
+      .flat()
+      .map((arn) => String(arn).replace(/^.*:cluster\//, ''))
+      .sort();
+
+  it("gives a created cluster its association, widens the fleet role's cluster pin, and leaves the full run nothing to do", async () => {
+    // Prepare: the fleet reconciled, then a cluster created
+    await reconcile(deps(), podConfig());
+    expect(pinnedArns((await podRole('otel'))?.trustPolicy)).toEqual(['alpha', 'beta']);
+    await createCluster(emulator.admin, US, 'fresh');
+
+    // Act
+    const first = await reconcileCluster(deps(), podConfig(), { region: US, name: 'fresh' });
+    const again = await reconcileCluster(deps(), podConfig(), { region: US, name: 'fresh' });
+    const full = await reconcile(deps(), podConfig());
+
+    // Assess
+    expect(first.failed).toBe(false);
+    const role = await podRole('otel');
+    expect(pinnedArns(role?.trustPolicy)).toEqual(['alpha', 'beta', 'fresh']);
+    expect(
+      front
+        .associations()
+        .map((item) => [item.clusterName, item.serviceAccount, item.roleArn === role?.arn])
+        .sort(),
+    ).toEqual([
+      ['alpha', 'otel', true],
+      ['beta', 'otel', true],
+      ['fresh', 'otel', true],
+    ]);
+    expect((await rolesOf('fresh')).map((item) => item.tags['irsa-reconciler/binding'])).toEqual(['cost']);
+    expect([writes(again), writes(full)]).toEqual([0, 0]);
+  });
+
+  it("keeps the fleet role's pin and every association when a cluster is deleted, and leaves a role not yet made to the full run", async () => {
+    // Prepare
+    await reconcile(deps(), podConfig());
+    const before = await podRole('otel');
+    await deleteCluster(emulator.admin, { region: EU, name: 'beta' });
+    await createCluster(emulator.admin, US, 'fresh');
+
+    // Act: beta's delete event; then fresh's create event under a configuration that moved cost to pod-identity
+    const deleted = await reconcileCluster(deps(), podConfig(), { region: EU, name: 'beta' });
+    const afterDelete = await podRole('otel');
+    const created = await reconcileCluster(deps(), podConfig(['otel', 'cost']), {
+      region: US,
+      name: 'fresh',
+    });
+
+    // Assess
+    expect([deleted.failed, created.failed]).toEqual([false, false]);
+    expect(afterDelete?.trustPolicy).toEqual(before?.trustPolicy);
+    // Only beta's IRSA role (binding cost) goes; the fleet role and the associations stay to the full run
+    expect(
+      deleted.results
+        .filter((result) => result.action.kind !== 'no-op' && result.action.kind !== 'association-no-op')
+        .map((result) => result.action.kind),
+    ).toEqual(['delete']);
+    expect(await rolesOf('beta')).toEqual([]);
+    expect(pinnedArns((await podRole('otel'))?.trustPolicy)).toEqual(['alpha', 'beta', 'fresh']);
+    expect(await podRole('cost')).toBeUndefined();
+    expect(created.skipped).toContainEqual(
+      expect.objectContaining({
+        bindingName: 'cost',
+        reason: expect.stringContaining('the full run makes it'),
+      }),
+    );
+    expect(
+      front
+        .associations()
+        .map((item) => item.clusterName)
+        .sort(),
+    ).toEqual(['alpha', 'beta', 'fresh']); // the fake keeps a deleted cluster's (EKS drops them with it)
   });
 });
 

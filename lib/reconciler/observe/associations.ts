@@ -184,6 +184,22 @@ export function servedPair(role: ObservedRole): { namespace: string; serviceAcco
   return undefined;
 }
 
+const CLUSTER_ARN_TAG = 'aws:RequestTag/eks-cluster-arn';
+
+/**
+ * The clusters a Pod Identity role's trust is pinned to (`aws:RequestTag/eks-cluster-arn`), or
+ * `unpinned` when no statement pins it: what a single-cluster run keeps while adding its cluster.
+ */
+export function pinnedClusterArns(role: ObservedRole): string[] | 'unpinned' {
+  const arns = role.trustPolicy.Statement.flatMap((statement) => {
+    const equals = (statement.Condition as Record<string, Record<string, unknown>> | undefined)?.StringEquals;
+    const value = equals?.[CLUSTER_ARN_TAG];
+    if (typeof value === 'string') return [value];
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+  });
+  return arns.length === 0 ? 'unpinned' : arns;
+}
+
 function single(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0];

@@ -70,6 +70,7 @@ export function desiredState(
   config: ReconcilerConfig,
   discovery: Discovery,
   templates: TemplateCatalog = BUILTIN_TEMPLATES,
+  podIdentityPins: PodIdentityPins = new Map(),
 ): DesiredState {
   const included = config.clusters.include.length === 0 ? () => true : compileGlobs(config.clusters.include);
   const optInTagKey = config.clusters.optInTagKey;
@@ -161,7 +162,14 @@ export function desiredState(
   for (const binding of podBindings) {
     let role: DesiredPodIdentityRole;
     try {
-      role = podIdentityRole(config, discovery.account, binding, podClusters, templates);
+      role = podIdentityRole(
+        config,
+        discovery.account,
+        binding,
+        podClusters,
+        templates,
+        podIdentityPins.get(binding.name),
+      );
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
       skipped.push({ region: '', clusterName: '', bindingName: binding.name, reason: error.message });
@@ -205,6 +213,13 @@ export function desiredState(
   };
 }
 
+/**
+ * Clusters a pod-identity binding's role must stay pinned to beyond those discovered, by binding name:
+ * a single-cluster run knows one cluster, so it keeps the pins the role already has (or keeps it
+ * unpinned) and only adds its cluster. Empty for the full run, which knows every cluster.
+ */
+export type PodIdentityPins = ReadonlyMap<string, readonly string[] | 'unpinned'>;
+
 /** The ARN IAM gives a role: the associations name it before it exists. */
 export function roleArnOf(account: AccountInfo, path: string, roleName: string): string {
   return `arn:${account.partition}:iam::${account.accountId}:role${path}${roleName}`;
@@ -221,6 +236,7 @@ function podIdentityRole(
   binding: Binding,
   clusters: readonly ClusterInfo[],
   templates: TemplateCatalog,
+  alsoPinned: readonly string[] | 'unpinned' | undefined,
 ): DesiredPodIdentityRole {
   const builtins: BuiltinValues = {
     AccountId: account.accountId,
@@ -232,17 +248,26 @@ function podIdentityRole(
     Namespace: binding.namespace,
     ServiceAccount: binding.serviceAccount,
   };
+  const clusterArns =
+    alsoPinned === 'unpinned'
+      ? []
+      : [
+          ...new Set([
+            ...clusters.map((cluster) => cluster.arn).filter((arn) => arn !== ''),
+            ...(alsoPinned ?? []),
+          ]),
+        ];
   const trust = renderPodIdentityTrustPolicy(templates, {
     AccountId: account.accountId,
     Partition: account.partition,
     Stage: config.stage,
     Namespace: binding.namespace,
     ServiceAccount: binding.serviceAccount,
-    ClusterArns: clusters.map((cluster) => cluster.arn).filter((arn) => arn !== ''),
+    ClusterArns: clusterArns,
   });
   const roleName = podIdentityRoleNameFor(config.roleNamePrefix, binding.name, config.stage);
   const pin = trust.pinned
-    ? `pinned to ${clusters.length} selected clusters`
+    ? `pinned to ${clusterArns.length} selected clusters`
     : 'not pinned to clusters (none selected, or too many for the trust policy)';
   return {
     mode: 'pod-identity',

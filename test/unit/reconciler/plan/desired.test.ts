@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { BUILTIN_TEMPLATES } from '../../../../lib/reconciler/config/catalog';
 import { compileGlobs } from '../../../../lib/reconciler/config/glob';
 import { roleNameFor } from '../../../../lib/reconciler/config/naming';
 import {
@@ -383,5 +384,30 @@ describe('desiredState for pod-identity bindings', () => {
     expect(condition.StringEquals?.['aws:RequestTag/eks-cluster-arn']).toEqual([
       'arn:aws:eks:eu-west-1:123456789012:cluster/prod-a',
     ]);
+  });
+
+  it("keeps a single-cluster run's pins: adds its cluster to those given, and never pins a role that is unpinned", () => {
+    // Prepare: one cluster discovered, as a single-cluster run sees the fleet
+    const config = makeConfig({ bindings: [podApp] });
+    const discovery = makeDiscovery([completeScan('eu-west-1', [makeCluster('prod-a', 'eu-west-1')])]);
+    const other = 'arn:aws:eks:us-east-1:123456789012:cluster/prod-z';
+    const pinOf = (pins: Map<string, string[] | 'unpinned'>) => {
+      const [role] = desiredState(config, discovery, BUILTIN_TEMPLATES, pins).roles;
+      const condition = role?.trustPolicy.Statement[0]?.Condition as Record<string, Record<string, unknown>>;
+      return {
+        arns: condition.StringEquals?.['aws:RequestTag/eks-cluster-arn'],
+        description: role?.description,
+      };
+    };
+
+    // Act
+    const widened = pinOf(new Map([['app', [other]]]));
+    const unpinned = pinOf(new Map([['app', 'unpinned']]));
+
+    // Assess
+    expect(widened.arns).toEqual(['arn:aws:eks:eu-west-1:123456789012:cluster/prod-a', other]);
+    expect(widened.description).toContain('pinned to 2 selected clusters');
+    expect(unpinned.arns).toBeUndefined();
+    expect(unpinned.description).toContain('not pinned');
   });
 });
