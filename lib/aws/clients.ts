@@ -1,7 +1,9 @@
 import { AppConfigClient } from '@aws-sdk/client-appconfig';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EKSClient } from '@aws-sdk/client-eks';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -16,6 +18,10 @@ export interface AwsClients {
   ssm(region: string): SSMClient;
   /** ECR of a region (the indexer's OCI registry). */
   ecr(region: string): ECRClient;
+  /** EventBridge of a region (the rules forwarding cluster calls to the stack's region). */
+  events(region: string): EventBridgeClient;
+  /** EC2 of a region: only DescribeRegions, the regions a forwarding rule may be in. */
+  ec2(region: string): EC2Client;
   iam: IAMClient;
   sts: STSClient;
   s3: S3Client;
@@ -60,6 +66,12 @@ export function createAwsClients(options: AwsClientOptions): AwsClients {
     calls,
     ecr: perRegion((region) =>
       calls.attach('ECR', new ECRClient({ ...common, region, ...endpointFor(region) })),
+    ),
+    events: perRegion((region) =>
+      calls.attach('EventBridge', new EventBridgeClient({ ...common, region, ...endpointFor(region) })),
+    ),
+    ec2: perRegion((region) =>
+      calls.attach('EC2', new EC2Client({ ...common, region, ...endpointFor(region) })),
     ),
     ssm: perRegion((region) =>
       calls.attach('SSM', new SSMClient({ ...common, region, ...endpointFor(region) })),

@@ -21,6 +21,8 @@ export function withAbortGate(clients: AwsClients): AwsClients {
     eks: (region) => gate(clients.eks(region)),
     ssm: (region) => gate(clients.ssm(region)),
     ecr: (region) => gate(clients.ecr(region)),
+    events: (region) => gate(clients.events(region)),
+    ec2: (region) => gate(clients.ec2(region)),
     iam: gate(clients.iam),
     sts: gate(clients.sts),
     s3: gate(clients.s3),

@@ -19,6 +19,7 @@ import {
   toAwsCallError,
 } from '../errors';
 import { mapSettled } from '../util/concurrency';
+import { deleteForwardingRule, putForwardingRule } from './apply-forwarding';
 import { deleteParameter, putParameter } from './apply-parameters';
 import {
   type AssociationAction,
@@ -43,7 +44,14 @@ import type {
 type ProviderAction = Extract<Action, { kind: 'create-oidc-provider' }>;
 type AgentAction = Extract<Action, { kind: 'install-agent' }>;
 type ParameterAction = Extract<Action, { kind: 'put-parameter' | 'delete-parameter' }>;
-type RoleAction = Exclude<Action, ProviderAction | AgentAction | AssociationAction | ParameterAction>;
+type ForwardingAction = Extract<
+  Action,
+  { kind: 'put-forwarding-rule' | 'delete-forwarding-rule' | 'forwarding-no-op' }
+>;
+type RoleAction = Exclude<
+  Action,
+  ProviderAction | AgentAction | AssociationAction | ParameterAction | ForwardingAction
+>;
 
 /**
  * The order of one role's actions: it exists first, gets its boundary next (the stack's IAM policy lets
@@ -138,8 +146,17 @@ export async function apply(
   const deletesByRole = new Map<string, RoleAction[]>();
   const associations: AssociationAction[] = [];
   const parameters: ParameterAction[] = [];
+  const forwarding: ForwardingAction[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'create-oidc-provider' || action.kind === 'install-agent') continue;
+    if (
+      action.kind === 'put-forwarding-rule' ||
+      action.kind === 'delete-forwarding-rule' ||
+      action.kind === 'forwarding-no-op'
+    ) {
+      forwarding.push(action);
+      continue;
+    }
     if (isAssociationAction(action)) {
       associations.push(action);
       continue;
@@ -215,6 +232,24 @@ export async function apply(
           action.kind === 'put-parameter'
             ? putParameter(deps, config, action.parameter, action.create)
             : deleteParameter(deps, action.region, action.name),
+        ),
+      ),
+    );
+  });
+
+  // Forwarding rules are independent of roles: each region's on its own.
+  await mapSettled(forwarding, config.concurrency, async (action) => {
+    if (action.kind === 'forwarding-no-op') {
+      results.set(action, { status: 'succeeded' });
+      return;
+    }
+    results.set(
+      action,
+      toOutcome(
+        await settle(() =>
+          action.kind === 'put-forwarding-rule'
+            ? putForwardingRule(deps, config, action.rule, action.create, action.extraTargetIds)
+            : deleteForwardingRule(deps, config, action.region, action.name),
         ),
       ),
     );

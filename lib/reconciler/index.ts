@@ -6,6 +6,7 @@ import type { ReconcilerDeps } from './deps';
 import { observeAssociations, pinnedClusterArns } from './observe/associations';
 import { observeRolesByName } from './observe/by-name';
 import { describeCluster, discover, discoverAccount } from './observe/discovery';
+import { observeForwarding } from './observe/forwarding';
 import { listOidcProviderArns } from './observe/iam-roles';
 import { observe } from './observe/observe';
 import { observeParameters } from './observe/parameters';
@@ -17,6 +18,7 @@ import type {
   AccountInfo,
   ActionResult,
   Discovery,
+  ObservedForwardingRule,
   Plan,
   ReconcileReport,
   ReconcilerConfig,
@@ -42,10 +44,13 @@ export async function reconcile(deps: ReconcilerDeps, config: ReconcilerConfig):
   const desired = desiredState(config, discovery);
   const associations = await observeAssociations(deps, config, discovery, desired, roles.roles);
   const parameters = await observeParameters(deps, config);
+  const forwarding = await observeForwarding(deps, config);
+  logUnreadForwarding(deps, config, forwarding);
   const observed = {
     ...roles,
     ...(associations ? { associations } : {}),
     ...(parameters ? { parameters } : {}),
+    ...(forwarding ? { forwarding } : {}),
   };
   const thePlan = plan(desired, observed, discovery, config);
   const results = await execute(deps, thePlan, config);
@@ -203,9 +208,32 @@ export async function teardown(deps: ReconcilerDeps, config: ReconcilerConfig): 
   } else {
     account = await discoverAccount(deps);
   }
+  const forwarding = await observeForwarding(deps, config);
+  if (forwarding) observed = { ...observed, forwarding };
   const thePlan = teardownPlan(observed, config);
   const results = await execute(deps, thePlan, config);
   return finish(deps, config, { account, regions, plan: thePlan, results, before }, 'teardown');
+}
+
+/**
+ * A region that is not scanned and whose forwarding rule could not be read (an SCP, say) is only
+ * logged: its rule, if any, stays until it can be read. A scanned region's is in the report.
+ */
+function logUnreadForwarding(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  forwarding: readonly ObservedForwardingRule[] | undefined,
+): void {
+  const unread = (forwarding ?? []).flatMap((rule) =>
+    rule.status === 'unknown' && !config.regions.includes(rule.region)
+      ? [{ region: rule.region, error: rule.error }]
+      : [],
+  );
+  if (unread.length > 0) {
+    deps.logger.warn('forwarding rules could not be read in regions that are not scanned; left as they are', {
+      regions: unread,
+    });
+  }
 }
 
 function regionReports(discovery: Awaited<ReturnType<typeof discover>>): RegionReport[] {

@@ -23,6 +23,9 @@ const CATEGORY: Record<Action['kind'], Category> = {
   'association-no-op': 'unchanged',
   'put-parameter': 'updated',
   'delete-parameter': 'deleted',
+  'put-forwarding-rule': 'updated',
+  'delete-forwarding-rule': 'deleted',
+  'forwarding-no-op': 'unchanged',
 };
 
 /**
@@ -41,6 +44,11 @@ export function targetOf(action: Action): string {
     case 'put-parameter':
       return `${action.parameter.region} ${action.parameter.name}`;
     case 'delete-parameter':
+      return `${action.region} ${action.name}`;
+    case 'put-forwarding-rule':
+      return `${action.rule.region} ${action.rule.name}`;
+    case 'delete-forwarding-rule':
+    case 'forwarding-no-op':
       return `${action.region} ${action.name}`;
     case 'create-association':
     case 'update-association':
@@ -64,6 +72,10 @@ function resourceOf(action: Action): string {
     case 'put-parameter':
     case 'delete-parameter':
       return 'parameter';
+    case 'put-forwarding-rule':
+    case 'delete-forwarding-rule':
+    case 'forwarding-no-op':
+      return 'forwarding-rule';
     case 'create-association':
     case 'update-association':
     case 'delete-association':
@@ -127,6 +139,10 @@ function detailOf(action: Action): string {
     case 'put-parameter':
       return action.parameter.value;
     case 'delete-parameter':
+      return action.reason;
+    case 'put-forwarding-rule':
+      return `${action.create ? 'create' : 'repair'} → ${action.rule.busArn}`;
+    case 'delete-forwarding-rule':
       return action.reason;
     case 'put-policy':
     case 'delete-policy':
@@ -272,6 +288,9 @@ export function describeAction(action: Action): string {
     case 'association-no-op':
     case 'put-parameter':
     case 'delete-parameter':
+    case 'put-forwarding-rule':
+    case 'delete-forwarding-rule':
+    case 'forwarding-no-op':
       return `${action.kind} ${targetOf(action)}`;
     default:
       return `${action.kind} ${action.roleName}`;
@@ -339,5 +358,5 @@ export function changesOf(report: ReconcileReport): ChangeLine[] {
 
 /** Whether a report plans or made any change: what `terraform plan -detailed-exitcode` calls a diff. */
 export function hasChanges(report: ReconcileReport): boolean {
-  return report.results.some(({ action }) => action.kind !== 'no-op');
+  return report.results.some(({ action }) => CATEGORY[action.kind] !== 'unchanged');
 }

@@ -81,9 +81,45 @@ export interface ReconcilerConfig {
    * in its cluster's region, reconciled and removed with the role.
    */
   publishRoleArns: boolean;
+  /**
+   * Cluster events from the other scanned regions: a rule in each forwards EKS CreateCluster and
+   * DeleteCluster calls to the stack's bus (with the role EventBridge assumes to put them there).
+   * `null`: the stack turned cluster events off, so owned forwarding rules are removed; absent: this
+   * configuration does not manage them (a local plan, say), so they are neither read nor changed.
+   */
+  eventForwarding?: EventForwarding | null;
   /** Upper bound on AWS calls in flight at once. */
   concurrency: number;
 }
+
+export interface EventForwarding {
+  busArn: string;
+  roleArn: string;
+}
+
+/** A rule forwarding one region's EKS cluster calls to the stack's bus. */
+export interface DesiredForwardingRule {
+  region: string;
+  name: string;
+  /** JSON, as EventBridge stores it. */
+  eventPattern: string;
+  busArn: string;
+  roleArn: string;
+}
+
+/** The forwarding rule's name in one region, as read (or why it could not be). */
+export type ObservedForwardingRule =
+  | { region: string; status: 'absent' }
+  | {
+      region: string;
+      status: 'present';
+      /** Carries this deployment's ownership tags. */
+      owned: boolean;
+      eventPattern: string;
+      state: string;
+      targets: Array<{ id: string; arn: string; roleArn?: string }>;
+    }
+  | { region: string; status: 'unknown'; error: string };
 
 export interface AccountInfo {
   accountId: string;
@@ -262,6 +298,8 @@ export interface ObservedState {
   associations?: ReadonlyMap<string, ClusterAssociations>;
   /** The published parameters per region (undefined: the region's could not be read); absent unless publishing. */
   parameters?: ReadonlyMap<string, PublishedParameter[] | undefined>;
+  /** The forwarding rule's name in every region looked at; absent unless the configuration manages them. */
+  forwarding?: ObservedForwardingRule[];
 }
 
 /** The closed set of actions a plan is made of. */
@@ -288,7 +326,10 @@ export type Action =
   | { kind: 'delete-association'; association: AssociationRef; associationId: string; reason: string }
   | { kind: 'association-no-op'; association: AssociationRef; associationId: string }
   | { kind: 'put-parameter'; parameter: DesiredParameter; create: boolean }
-  | { kind: 'delete-parameter'; region: string; name: string; reason: string };
+  | { kind: 'delete-parameter'; region: string; name: string; reason: string }
+  | { kind: 'put-forwarding-rule'; rule: DesiredForwardingRule; create: boolean; extraTargetIds: string[] }
+  | { kind: 'delete-forwarding-rule'; region: string; name: string; reason: string }
+  | { kind: 'forwarding-no-op'; region: string; name: string };
 
 export type ActionKind = Action['kind'];
 

@@ -64,6 +64,14 @@ export function podIdentityRoleNameFor(prefix: string, bindingName: string, stag
   return `${prefix}pi-${trimSeparators(bindingName.slice(0, budget))}-${hash}`;
 }
 
+/**
+ * The rule that forwards a scanned region's EKS cluster calls to the stack's region: one name in
+ * every region (at most 60 characters for a 32-character stage, within EventBridge's 64).
+ */
+export function forwardingRuleName(stage: string): string {
+  return `irsa-reconciler-${stage}-eks-forward`;
+}
+
 /** The folder of a stage's published role ARNs in Parameter Store (the stack's IAM fences it). */
 export function publishedParameterRoot(stage: string): string {
   return `/irsa-reconciler/${stage}/roles/`;

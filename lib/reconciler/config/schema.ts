@@ -42,6 +42,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ROLE_PATH = /^\/([\x21-\x7E]+\/)?$/;
 const ROLE_NAME_PREFIX = /^[\w+=,.@-]*$/;
+const EVENT_BUS_ARN = /^arn:(aws|aws-cn|aws-us-gov):events:[a-z0-9-]+:\d{12}:event-bus\/[\w.-]{1,256}$/;
+const ROLE_ARN = /^arn:(aws|aws-cn|aws-us-gov):iam::\d{12}:role\/([\x21-\x7E]*\/)?[\w+=,.@-]{1,64}$/;
 const BOUNDARY_ARN =
   /^arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}|aws):policy\/([\x21-\x7E]*\/)?[\w+=,.@-]{1,128}$/;
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -122,6 +124,14 @@ const configSchema = z.strictObject({
     .strictObject({ installAgent: z.boolean().default(false) })
     .default(() => ({ installAgent: false })),
   publishRoleArns: z.boolean().default(false),
+  // Written by the stack (config/stage-values.js), never by hand: null when cluster events are off.
+  eventForwarding: z
+    .strictObject({
+      busArn: z.string().regex(EVENT_BUS_ARN, 'an EventBridge event bus ARN'),
+      roleArn: z.string().regex(ROLE_ARN, 'an IAM role ARN'),
+    })
+    .nullable()
+    .optional(),
   concurrency: z.number().int('must be a whole number').min(1).max(64).default(8),
 });
 
@@ -164,6 +174,7 @@ export function parseReconcilerConfig(raw: unknown, context: ConfigContext): Rec
     createOidcProvider: data.createOidcProvider,
     podIdentity: data.podIdentity,
     publishRoleArns: data.publishRoleArns,
+    ...(data.eventForwarding !== undefined ? { eventForwarding: data.eventForwarding } : {}),
     concurrency: data.concurrency,
     permissionsBoundaryArn: data.permissionsBoundaryArn,
   };

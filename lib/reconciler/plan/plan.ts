@@ -23,6 +23,7 @@ import type {
   TakenName,
 } from '../types';
 import { planAssociations, targetKey } from './associations';
+import { planForwarding } from './forwarding';
 import { planParameters } from './parameters';
 import { policiesEqual } from './policy-compare';
 
@@ -135,6 +136,12 @@ export function plan(
     else if (verdict.report) skipped.push(verdict.report);
   }
 
+  const forwarding = planForwarding(config, observed.forwarding);
+  actions.push(
+    ...forwarding.actions.filter((action) => config.prune || action.kind !== 'delete-forwarding-rule'),
+  );
+  skipped.push(...forwarding.skipped);
+
   const result: Plan = { actions, skipped, drift };
   const publish = (applied: readonly Action[]) => {
     const deleted = new Set(applied.flatMap((action) => (action.kind === 'delete' ? [action.roleName] : [])));
@@ -196,6 +203,11 @@ export function teardownPlan(observed: ObservedState, config: ReconcilerConfig):
   }
   for (const role of observed.roles) {
     if (isOwnedRole(role, config)) actions.push({ kind: 'delete', roleName: role.roleName, reason });
+  }
+  // With forwarding off, every owned forwarding rule is one to delete.
+  const forwarding = planForwarding({ ...config, eventForwarding: null }, observed.forwarding);
+  for (const action of forwarding.actions) {
+    if (action.kind === 'delete-forwarding-rule') actions.push({ ...action, reason });
   }
   return { actions, skipped: [], drift: [] };
 }

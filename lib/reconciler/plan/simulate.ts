@@ -46,7 +46,10 @@ type RoleAction = Exclude<
       | 'delete-association'
       | 'association-no-op'
       | 'put-parameter'
-      | 'delete-parameter';
+      | 'delete-parameter'
+      | 'put-forwarding-rule'
+      | 'delete-forwarding-rule'
+      | 'forwarding-no-op';
   }
 >;
 

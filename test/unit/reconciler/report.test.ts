@@ -1,4 +1,4 @@
-import { computeCounts, formatReportTable } from '../../../lib/reconciler/report';
+import { computeCounts, formatReportTable, hasChanges } from '../../../lib/reconciler/report';
 import type { ActionResult, ReconcileReport } from '../../../lib/reconciler/types';
 
 const DOC = { Version: '2012-10-17', Statement: [] };
@@ -116,5 +116,42 @@ describe('formatReportTable', () => {
     expect(lines).toContain('API calls: 3');
     expect(lines.some((line) => line.includes('4 of 6 owned roles'))).toBe(true);
     expect(lines.at(-1)).toBe('Result: FAILED');
+  });
+});
+
+describe('hasChanges', () => {
+  const report = (results: ActionResult[]) => ({ results }) as unknown as ReconcileReport;
+  const association = {
+    region: 'eu-west-1',
+    clusterName: 'a',
+    namespace: 'ns',
+    serviceAccount: 'sa',
+    bindingName: 'b',
+  };
+
+  it('sees no change in a plan of no-ops of every kind (roles, associations, forwarding rules)', () => {
+    expect(
+      hasChanges(
+        report([
+          result({ kind: 'no-op', roleName: 'same' }, 'planned'),
+          result({ kind: 'association-no-op', association, associationId: 'a-1' }, 'planned'),
+          result({ kind: 'forwarding-no-op', region: 'us-east-1', name: 'r' }, 'planned'),
+        ]),
+      ),
+    ).toBe(false);
+  });
+
+  it('sees a change in any write', () => {
+    expect(
+      hasChanges(
+        report([
+          result({ kind: 'no-op', roleName: 'same' }, 'planned'),
+          result(
+            { kind: 'delete-forwarding-rule', region: 'us-east-1', name: 'r', reason: 'off' },
+            'planned',
+          ),
+        ]),
+      ),
+    ).toBe(true);
   });
 });

@@ -127,6 +127,9 @@ function summary(actions: Action[]): string[] {
         return `delete ${action.roleName}: ${action.reason}`;
       case 'put-parameter':
       case 'delete-parameter':
+      case 'put-forwarding-rule':
+      case 'delete-forwarding-rule':
+      case 'forwarding-no-op':
         return action.kind;
       default:
         return `${action.kind} ${action.roleName}`;
