@@ -13,6 +13,7 @@ export interface SerialisedReconcilerConfig {
   rolePath: string;
   roleNamePrefix: string;
   functionRolePath: string;
+  serviceRolePath: string;
   createOidcProvider: 'true' | 'false';
   installPodIdentityAgent: 'true' | 'false';
   publishRoleArns: 'true' | 'false';
@@ -44,6 +45,7 @@ export function serialiseReconcilerConfig(
   reconciler: unknown,
   stage: string,
   region?: string,
+  forwardEvents?: boolean,
 ): SerialisedReconcilerConfig;
 export function toCloudFormationString(text: string): CloudFormationString;
 export function chartPathOf(chartPrefix: unknown, stage: string): string;
@@ -67,6 +69,7 @@ export function appConfigSecretResources(
   region: string,
 ): Record<string, { Type: string; Properties: Record<string, unknown> }>;
 export function functionRolePathOf(stage: string): string;
+export function serviceRolePathOf(stage: string): string;
 export function stageValues(stageFile: unknown, stage: string): StageValues;
 
 declare function resolve(source: {

@@ -39,6 +39,8 @@ const STACK_TOKENS = [
   'AppConfigEnvironment',
   'AppConfigProfile',
   'WorkloadBoundary',
+  'ClusterEventsBus.Arn',
+  'ClusterEventsForwarderRole.Arn',
 ];
 
 /** Values the tokens stand for while the configuration is validated at package time. */
@@ -52,6 +54,10 @@ const TOKEN_SAMPLES = {
   AppConfigEnvironment: 'env1234',
   AppConfigProfile: 'prf1234',
   WorkloadBoundary: 'arn:aws:iam::123456789012:policy/irsa-reconciler/stage/workload-boundary',
+  'ClusterEventsBus.Arn':
+    'arn:aws:events:eu-west-1:123456789012:event-bus/irsa-reconciler-stage-cluster-events',
+  'ClusterEventsForwarderRole.Arn':
+    'arn:aws:iam::123456789012:role/irsa-reconciler-service/stage/irsa-reconciler-stage-event-forwarder',
 };
 
 /** AppConfig's hosted configuration store holds documents up to 1 MB. */
@@ -65,14 +71,26 @@ function functionRolePathOf(stage) {
   return `/irsa-reconciler-functions/${stage}/`;
 }
 
+/** Roles the stack makes for AWS services (the event forwarder): outside every reconciler.rolePath (checked). */
+function serviceRolePathOf(stage) {
+  return `/irsa-reconciler-service/${stage}/`;
+}
+
 /**
  * @param {unknown} reconciler the `reconciler` section, Serverless variables already resolved
  * @param {string} stage
  * @param {string} region the stage's deployment region
+ * @param {boolean} forwardEvents whether cluster events are on (the reconciler then keeps the rules
+ *   forwarding them from the other scanned regions; off, it removes them)
  */
-function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
+function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1', forwardEvents = true) {
   if (reconciler === null || typeof reconciler !== 'object' || Array.isArray(reconciler)) {
     throw new Error(`config/${stage}.yml: "reconciler" must be a mapping (the reconciler configuration)`);
+  }
+  if ('eventForwarding' in reconciler) {
+    throw new Error(
+      `config/${stage}.yml: reconciler.eventForwarding is written by the stack (set clusterEvents instead)`,
+    );
   }
   const config = { ...reconciler };
   const rolePath = config.rolePath ?? `/irsa-reconciler/${stage}/`;
@@ -82,11 +100,16 @@ function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
     );
   }
   const functionRolePath = functionRolePathOf(stage);
-  if (functionRolePath.startsWith(rolePath) || rolePath.startsWith(functionRolePath)) {
-    throw new Error(
-      `config/${stage}.yml: reconciler.rolePath ${rolePath} overlaps the execution roles' path ${functionRolePath}; ` +
-        "the reconciler's permissions must never reach its own roles",
-    );
+  for (const [path, whose] of [
+    [functionRolePath, "the execution roles' path"],
+    [serviceRolePathOf(stage), "the event forwarder's path"],
+  ]) {
+    if (path.startsWith(rolePath) || rolePath.startsWith(path)) {
+      throw new Error(
+        `config/${stage}.yml: reconciler.rolePath ${rolePath} overlaps ${whose} ${path}; ` +
+          "the reconciler's permissions must never reach the stack's own roles",
+      );
+    }
   }
   // Written out explicitly: the IAM policies are scoped to this path and name prefix.
   config.rolePath = rolePath;
@@ -104,6 +127,10 @@ function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
   // The boundary is always on: the stage's own, or the one the stack makes from the bindings.
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub token
   config.permissionsBoundaryArn = named === '' ? '${WorkloadBoundary}' : named;
+  config.eventForwarding = forwardEvents
+    ? // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub tokens
+      { busArn: '${ClusterEventsBus.Arn}', roleArn: '${ClusterEventsForwarderRole.Arn}' }
+    : null;
 
   validate(config, stage, region);
   const text = JSON.stringify(config);
@@ -119,6 +146,7 @@ function serialiseReconcilerConfig(reconciler, stage, region = 'eu-west-1') {
     rolePath,
     roleNamePrefix,
     functionRolePath,
+    serviceRolePath: serviceRolePathOf(stage),
     createOidcProvider: String(createOidcProvider),
     // The reconciler may create add-ons only when the configuration asks it to install the agent.
     installPodIdentityAgent: String(config.podIdentity?.installAgent === true),
@@ -411,7 +439,13 @@ function stageValues(stageFile, stage) {
     throw new Error(`config/${stage}.yml: must be a mapping of stage parameters`);
   }
   const region = typeof stageFile.region === 'string' ? stageFile.region : 'eu-west-1';
-  const reconciler = serialiseReconcilerConfig(stageFile.reconciler, stage, region);
+  const clusterEvents = clusterEventsOf(stageFile.clusterEvents, stage);
+  const reconciler = serialiseReconcilerConfig(
+    stageFile.reconciler,
+    stage,
+    region,
+    clusterEvents.ruleState === 'ENABLED',
+  );
   const createAppConfig = booleanOf(stageFile.createAppConfig, 'createAppConfig', stage);
   const createDataBucketUser = booleanOf(stageFile.createDataBucketUser, 'createDataBucketUser', stage);
   const dataReadRoleName = stageFile.dataReadRoleName ?? '';
@@ -440,7 +474,7 @@ function stageValues(stageFile, stage) {
     chartIndexFormat: chartIndexFormatOf(stageFile.chartIndexFormat, stage),
     chartIndexerMemoryMb: chartIndexerMemoryMbOf(stageFile.chartIndexerMemoryMb, stage),
     chartOci: chartOciOf(stageFile.chartOci, stage),
-    clusterEvents: clusterEventsOf(stageFile.clusterEvents, stage),
+    clusterEvents,
     appConfigResourcesFile: createAppConfig ? 'appconfig.yml' : 'none.yml',
     appConfigSecretResources: appConfigSecretResources(
       stageFile.appConfigSecret,
@@ -477,4 +511,5 @@ module.exports.appConfigSecretResources = appConfigSecretResources;
 module.exports.chartOciOf = chartOciOf;
 module.exports.clusterEventsOf = clusterEventsOf;
 module.exports.functionRolePathOf = functionRolePathOf;
+module.exports.serviceRolePathOf = serviceRolePathOf;
 module.exports.STACK_TOKENS = STACK_TOKENS;

@@ -79,6 +79,9 @@ export async function main(argv: string[], deps: PlanDeps = {}): Promise<number>
       DataBucket: `irsa-reconciler-${options.stage}-data-${account.accountId}`,
       ChartBucket: `irsa-reconciler-${options.stage}-charts-${account.accountId}`,
       WorkloadBoundary: `arn:${account.partition}:iam::${account.accountId}:policy/irsa-reconciler/${options.stage}/irsa-reconciler-${options.stage}-workload-boundary`,
+      // Named by the stack (templates/resources/cluster-events.yml), so known before it is read.
+      'ClusterEventsBus.Arn': `arn:${account.partition}:events:${region}:${account.accountId}:event-bus/irsa-reconciler-${options.stage}-cluster-events`,
+      'ClusterEventsForwarderRole.Arn': `arn:${account.partition}:iam::${account.accountId}:role/irsa-reconciler-service/${options.stage}/irsa-reconciler-${options.stage}-event-forwarder`,
       ...options.tokens,
     });
 
@@ -136,7 +139,7 @@ function parseOptions(argv: string[]): PlanOptions {
   }
   const tokens: Record<string, string> = {};
   for (const token of values.token ?? []) {
-    const match = /^([A-Za-z][A-Za-z0-9:]*)=(.+)$/.exec(token);
+    const match = /^([A-Za-z][A-Za-z0-9:.]*)=(.+)$/.exec(token);
     if (!match?.[1] || !match[2]) throw new ConfigError(`--token must be NAME=VALUE (got "${token}")`);
     tokens[match[1]] = match[2];
   }

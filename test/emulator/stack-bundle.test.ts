@@ -23,7 +23,7 @@ import { evaluate, identityPoliciesOf } from '../support/iam-evaluation';
 import { EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from '../support/moto-server';
 import { startOciRegistry } from '../support/oci-registry';
 import { type RecordedCall, type RecordingProxy, startRecordingProxy } from '../support/recording-proxy';
-import { authorizedRequestOf, roleSnapshot } from '../support/request-context';
+import { authorizedRequestOf, stateBefore } from '../support/request-context';
 import { type StackStatusFront, startStackStatusFront } from '../support/stack-status-front';
 import {
   type CfnTemplate,
@@ -70,7 +70,7 @@ describe('the packaged stack against the emulator', () => {
     moto = await startMotoServer();
     front = await startStackStatusFront(moto.endpoint);
     const admin = emulatorClients(moto.endpoint);
-    proxy = await startRecordingProxy(front.endpoint, { observe: (call) => roleSnapshot(admin, call) });
+    proxy = await startRecordingProxy(front.endpoint, { observe: (call) => stateBefore(admin, call) });
     for (const key of ['reconcile', 'customResource', 'reindex'])
       dirs[key] = (await extractFunctionZip(key)).dir;
     server = createServer((request, response) => {
@@ -192,9 +192,21 @@ describe('the packaged stack against the emulator', () => {
         'eks:DescribeCluster',
         'iam:CreateRole',
         'iam:PutRolePolicy',
+        // uat scans eu-central-1 too: the rule forwarding its cluster calls to the stack's bus
+        'ec2:DescribeRegions',
+        'events:PutRule',
+        'events:PutTargets',
       ]),
     );
     const scheduledDecisions = await decisions(scheduled.calls, 'ReconcileRole');
+    expect(scheduledDecisions.find(({ action }) => action === 'events:PutTargets')).toMatchObject({
+      resource: 'arn:aws:events:eu-central-1:123456789012:rule/irsa-reconciler-uat-eks-forward',
+      context: {
+        'events:TargetArn': [
+          'arn:aws:events:eu-west-1:123456789012:event-bus/irsa-reconciler-uat-cluster-events',
+        ],
+      },
+    });
     expect(scheduledDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);
     const createRole = scheduledDecisions.find(({ action }) => action === 'iam:CreateRole');
     expect(createRole?.context).toMatchObject({
@@ -224,7 +236,13 @@ describe('the packaged stack against the emulator', () => {
     expect(await readAllRoles(admin, ROLE_PATH)).toEqual({});
     const teardownActions = deleted.calls.map(({ action }) => action);
     expect(teardownActions).toEqual(
-      expect.arrayContaining(['cloudformation:DescribeStacks', 'iam:DeleteRolePolicy', 'iam:DeleteRole']),
+      expect.arrayContaining([
+        'cloudformation:DescribeStacks',
+        'iam:DeleteRolePolicy',
+        'iam:DeleteRole',
+        'events:RemoveTargets',
+        'events:DeleteRule',
+      ]),
     );
     const teardownDecisions = await decisions(deleted.calls, 'CustomResourceRole');
     expect(teardownDecisions.filter(({ decision }) => decision !== 'Allowed')).toEqual([]);

@@ -108,7 +108,12 @@ function attributeValue(
   if (attribute === 'Arn') {
     const properties = resource.Properties ?? {};
     if (resource.Type === 'AWS::IAM::Role') {
-      return `arn:aws:iam::${ACCOUNT_ID}:role${String(properties.Path ?? '/')}${logical}`;
+      const roleName =
+        properties.RoleName === undefined ? logical : resolveCfn(template, properties.RoleName, context);
+      return `arn:aws:iam::${ACCOUNT_ID}:role${String(resolveCfn(template, properties.Path, context) ?? '/')}${String(roleName)}`;
+    }
+    if (resource.Type === 'AWS::Events::EventBus') {
+      return `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/${String(resolveCfn(template, properties.Name, context))}`;
     }
     if (resource.Type === 'AWS::SQS::Queue') {
       return `arn:aws:sqs:${REGION}:${ACCOUNT_ID}:${String(resolveCfn(template, properties.QueueName, context))}`;

@@ -6,7 +6,7 @@ import { forwardRequest } from './http-forward';
  * A loopback HTTP proxy in front of the emulator that records which AWS action each request is, so a
  * test can hold the calls a bundle made against the IAM policy the template grants it. The action is
  * read from the request itself: the SigV4 credential scope names the service; the query protocol (IAM,
- * STS, CloudFormation) carries `Action=`; EKS, AppConfig and S3 are REST and are mapped from method and
+ * STS, CloudFormation, EC2) carries `Action=`; the JSON protocol (SSM, EventBridge) `X-Amz-Target`; EKS, AppConfig and S3 are REST and are mapped from method and
  * path. An `observe` hook may look at the emulator's state before a request goes through (the tags and
  * boundary a role has when a write reaches it: the request context IAM would evaluate).
  */
@@ -20,6 +20,8 @@ export interface RecordedCall {
   region: string;
   /** The parameters of a query-protocol request (IAM, STS, CloudFormation), or the top-level string fields of a JSON-protocol one (SSM). */
   params: Record<string, string>;
+  /** The whole body of a JSON-protocol request (EventBridge's `Tags` and `Targets` are lists). */
+  json?: unknown;
   /** What the `observe` hook saw before the request was forwarded (e.g. the role's tags at that moment). */
   before?: unknown;
 }
@@ -57,6 +59,9 @@ export async function startRecordingProxy(
         params: isQueryBody(incoming.headers)
           ? Object.fromEntries(new URLSearchParams(text))
           : jsonStringFields(incoming.headers, text),
+        ...(String(incoming.headers['content-type'] ?? '').startsWith('application/x-amz-json')
+          ? { json: parseJson(text) }
+          : {}),
       };
       calls.push(call);
       const forward = () => forwardRequest(upstream, incoming, outgoing, body);
@@ -96,6 +101,14 @@ function jsonStringFields(headers: NodeJS.Dict<string | string[]>, text: string)
   }
 }
 
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 function isQueryBody(headers: NodeJS.Dict<string | string[]>): boolean {
   return String(headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
 }
@@ -114,14 +127,14 @@ export function actionOf(
 ): string {
   const service = serviceOf(headers);
   const parsed = new URL(url, 'http://proxy');
-  if (service === 'iam' || service === 'sts' || service === 'cloudformation') {
+  if (service === 'iam' || service === 'sts' || service === 'cloudformation' || service === 'ec2') {
     const action = new URLSearchParams(body).get('Action') ?? parsed.searchParams.get('Action');
     return `${service}:${action ?? 'unknown'}`;
   }
-  if (service === 'ssm') {
-    // JSON protocol: the operation is the X-Amz-Target header, `AmazonSSM.<Operation>`.
+  if (service === 'ssm' || service === 'events') {
+    // JSON protocol: the operation is the X-Amz-Target header, `AmazonSSM.<Operation>`, `AWSEvents.<Operation>`.
     const target = String(headers['x-amz-target'] ?? '');
-    return `ssm:${target.split('.')[1] ?? 'unknown'}`;
+    return `${service}:${target.split('.')[1] ?? 'unknown'}`;
   }
   if (service === 'eks') {
     if (method === 'GET' && parsed.pathname === '/clusters') return 'eks:ListClusters';

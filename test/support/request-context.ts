@@ -1,3 +1,4 @@
+import { DescribeRuleCommand, ListTagsForResourceCommand } from '@aws-sdk/client-eventbridge';
 import { GetRoleCommand, ListRoleTagsCommand } from '@aws-sdk/client-iam';
 import type { AwsClients } from '../../lib/aws/clients';
 import { ACCOUNT_ID } from './iam-evaluation';
@@ -34,6 +35,35 @@ export async function roleSnapshot(admin: AwsClients, call: RecordedCall): Promi
     if ((error as { name?: string }).name === 'NoSuchEntityException') return undefined;
     throw error;
   }
+}
+
+/** The tags an EventBridge rule a write names has right before the call (its ownership, for IAM). */
+export async function ruleSnapshot(
+  admin: AwsClients,
+  call: RecordedCall,
+): Promise<{ ruleTags: Record<string, string> } | undefined> {
+  if (!call.action.startsWith('events:')) return undefined;
+  const name = ruleNameOf(call);
+  if (!name) return undefined;
+  const events = admin.events(call.region);
+  try {
+    const { Arn } = await events.send(new DescribeRuleCommand({ Name: name }));
+    const { Tags = [] } = await events.send(new ListTagsForResourceCommand({ ResourceARN: Arn }));
+    return { ruleTags: Object.fromEntries(Tags.map((tag) => [tag.Key ?? '', tag.Value ?? ''])) };
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+/** What IAM reads about the resource a call names, as the emulator holds it before the call. */
+export async function stateBefore(admin: AwsClients, call: RecordedCall): Promise<unknown> {
+  return (await roleSnapshot(admin, call)) ?? (await ruleSnapshot(admin, call));
+}
+
+function ruleNameOf(call: RecordedCall): string | undefined {
+  const body = (call.json ?? {}) as { Name?: string; Rule?: string; ResourceARN?: string };
+  return body.Name ?? body.Rule ?? body.ResourceARN?.split(':rule/')[1];
 }
 
 export interface AuthorizedRequest {
@@ -118,6 +148,26 @@ export function authorizedRequestOf(call: RecordedCall, defaultRolePath: string)
       action: call.action,
       resource: `arn:aws:ssm:${call.region}:${ACCOUNT_ID}:parameter/${name.replace(/^\//, '')}`,
       context: {},
+    };
+  }
+  if (service === 'events') {
+    const body = (call.json ?? {}) as {
+      Tags?: { Key: string; Value: string }[];
+      Targets?: { Arn: string }[];
+    };
+    const context: Record<string, string | string[]> = {};
+    const requested = Object.fromEntries((body.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
+    if (body.Tags) {
+      Object.assign(context, prefixed('aws:RequestTag/', requested));
+      context['aws:TagKeys'] = Object.keys(requested);
+    }
+    const before = call.before as { ruleTags?: Record<string, string> } | undefined;
+    Object.assign(context, prefixed('aws:ResourceTag/', before?.ruleTags ?? {}));
+    if (body.Targets) context['events:TargetArn'] = body.Targets.map((target) => target.Arn);
+    return {
+      action: call.action,
+      resource: `arn:aws:events:${call.region}:${ACCOUNT_ID}:rule/${ruleNameOf(call) ?? ''}`,
+      context,
     };
   }
   if (call.action === 'cloudformation:DescribeStacks') {

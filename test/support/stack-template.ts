@@ -216,6 +216,10 @@ const TOKEN_VALUES: Record<string, string> = {
     'arn:aws:cloudformation:eu-west-1:123456789012:stack/irsa-reconciler-uat/5b8f2a10-a8e2-11f1-9a3c-06d1e2b3c4f5',
   WorkloadBoundary:
     'arn:aws:iam::123456789012:policy/irsa-reconciler/uat/irsa-reconciler-uat-workload-boundary',
+  'ClusterEventsBus.Arn':
+    'arn:aws:events:eu-west-1:123456789012:event-bus/irsa-reconciler-uat-cluster-events',
+  'ClusterEventsForwarderRole.Arn':
+    'arn:aws:iam::123456789012:role/irsa-reconciler-service/uat/irsa-reconciler-uat-event-forwarder',
 };
 
 /** Values a deploy would give the Fn::GetAtt attributes the functions' environments name. */

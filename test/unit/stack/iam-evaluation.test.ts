@@ -77,6 +77,19 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage', 'irsa-reconciler/cluster'],
   };
 
+  const forwardRule = `arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/irsa-reconciler-${stage}-eks-forward`;
+  const bus = `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/irsa-reconciler-${stage}-cluster-events`;
+  const forwarderRole = `arn:aws:iam::${ACCOUNT_ID}:role/irsa-reconciler-service/${stage}/irsa-reconciler-${stage}-event-forwarder`;
+  const ruleTags = {
+    'aws:RequestTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:RequestTag/irsa-reconciler/stage': stage,
+    'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage'],
+  };
+  const ownedRule = {
+    'aws:ResourceTag/irsa-reconciler/managed-by': 'irsa-reconciler',
+    'aws:ResourceTag/irsa-reconciler/stage': stage,
+  };
+
   describe.each(['ReconcileRole', 'CustomResourceRole', 'ClusterEventsRole'])(
     'the reconciler role %s',
     (roleId) => {
@@ -160,6 +173,44 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
             'iam:PermissionsBoundary': boundaryArn,
           },
         },
+        {
+          name: "a rule of another name (the stack's own cluster-calls rule)",
+          action: 'events:PutRule',
+          resource: `arn:aws:events:${REGION}:${ACCOUNT_ID}:rule/irsa-reconciler-${stage}-eks-calls`,
+          context: ruleTags,
+        },
+        {
+          name: 'a forwarding rule tagged as another stage',
+          action: 'events:PutRule',
+          resource: forwardRule,
+          context: { ...ruleTags, 'aws:RequestTag/irsa-reconciler/stage': 'other' },
+        },
+        {
+          name: 'changing a forwarding rule it does not own',
+          action: 'events:PutRule',
+          resource: forwardRule,
+        },
+        {
+          name: 'deleting a forwarding rule it does not own',
+          action: 'events:DeleteRule',
+          resource: forwardRule,
+        },
+        {
+          name: 'forwarding to a target other than the stack bus',
+          action: 'events:PutTargets',
+          resource: forwardRule,
+          context: {
+            ...ownedRule,
+            'events:TargetArn': `arn:aws:sqs:us-east-1:${ACCOUNT_ID}:somewhere-else`,
+          },
+        },
+        {
+          name: 'passing the forwarder role to Lambda',
+          action: 'iam:PassRole',
+          resource: forwarderRole,
+          context: { 'iam:PassedToService': 'lambda.amazonaws.com' },
+        },
+        { name: 'putting events on the stack bus itself', action: 'events:PutEvents', resource: bus },
         { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
         { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
         { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
@@ -447,6 +498,38 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
               resource: `arn:aws:ssm:us-east-1:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
             }))
           : []),
+        ...(roleId === 'ClusterEventsRole'
+          ? []
+          : [
+              { name: 'listing the regions', action: 'ec2:DescribeRegions', resource: '*' },
+              ...['events:DescribeRule', 'events:ListTargetsByRule', 'events:ListTagsForResource'].map(
+                (action) => ({ name: `${action} on the forwarding rule`, action, resource: forwardRule }),
+              ),
+              ...['events:PutRule', 'events:TagResource'].map((action) => ({
+                name: `${action} creating the forwarding rule with its ownership tags`,
+                action,
+                resource: forwardRule,
+                context: ruleTags,
+              })),
+              ...['events:PutRule', 'events:RemoveTargets', 'events:DeleteRule'].map((action) => ({
+                name: `${action} on the owned forwarding rule`,
+                action,
+                resource: forwardRule,
+                context: ownedRule,
+              })),
+              {
+                name: 'pointing the owned forwarding rule at the stack bus',
+                action: 'events:PutTargets',
+                resource: forwardRule,
+                context: { ...ownedRule, 'events:TargetArn': bus },
+              },
+              {
+                name: 'passing the forwarder role to EventBridge',
+                action: 'iam:PassRole',
+                resource: forwarderRole,
+                context: { 'iam:PassedToService': 'events.amazonaws.com' },
+              },
+            ]),
         {
           name: 'passing its own Pod Identity role to EKS',
           action: 'iam:PassRole',

@@ -100,7 +100,7 @@ describe('stageValues', () => {
     expect(values.functionRolePath).toBe('/irsa-reconciler-functions/uat/');
     expect(values.json).toEqual({
       'Fn::Sub':
-        '{"bindings":[],"clusters":{"include":["uat-*"]},"rolePath":"/irsa-reconciler/uat/","roleNamePrefix":"irsa-","createOidcProvider":false,"permissionsBoundaryArn":"${WorkloadBoundary}"}',
+        '{"bindings":[],"clusters":{"include":["uat-*"]},"rolePath":"/irsa-reconciler/uat/","roleNamePrefix":"irsa-","createOidcProvider":false,"permissionsBoundaryArn":"${WorkloadBoundary}","eventForwarding":{"busArn":"${ClusterEventsBus.Arn}","roleArn":"${ClusterEventsForwarderRole.Arn}"}}',
     });
     expect(values.permissionsBoundaryArn).toEqual({ Ref: 'WorkloadBoundary' });
     expect(Object.keys(values.boundaryResources)).toEqual(['WorkloadBoundary']);
@@ -344,6 +344,27 @@ describe('clusterEventsOf', () => {
       ruleState: 'ENABLED',
       maxWaitMinutes: '45',
     });
+  });
+
+  it('tells the reconciler to keep the forwarding rules while on, and to remove them when off', () => {
+    const forwarding = (clusterEvents: unknown) =>
+      JSON.parse(
+        String((stageValues(stageFile({ clusterEvents }), 'uat').json as { 'Fn::Sub': string })['Fn::Sub']),
+      ).eventForwarding;
+    expect(forwarding(undefined)).toEqual({
+      busArn: '${ClusterEventsBus.Arn}',
+      roleArn: '${ClusterEventsForwarderRole.Arn}',
+    });
+    expect(forwarding(false)).toBeNull();
+  });
+
+  it("refuses an eventForwarding written by hand, and a rolePath over the forwarder role's path", () => {
+    expect(() => stageValues(stageFile({}, { eventForwarding: null }), 'uat')).toThrow(
+      /reconciler.eventForwarding is written by the stack/,
+    );
+    expect(() => stageValues(stageFile({}, { rolePath: '/irsa-reconciler-service/' }), 'uat')).toThrow(
+      /overlaps the event forwarder's path/,
+    );
   });
 
   it.each([

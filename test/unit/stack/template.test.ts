@@ -242,6 +242,40 @@ describe('the packaged template', () => {
     expect(props('CustomResourceLambdaFunction').ReservedConcurrentExecutions).toBe(1);
   });
 
+  it("takes the other regions' forwarded calls on a bus of its own, put there by a role EventBridge alone may assume", () => {
+    expect(props('ClusterEventsForwardedRule')).toMatchObject({
+      EventBusName: { Ref: 'ClusterEventsBus' },
+      State: 'ENABLED',
+      EventPattern: props('ClusterEventsRule').EventPattern,
+      Targets: [{ Arn: { 'Fn::GetAtt': ['ClusterEventsQueue', 'Arn'] } }],
+    });
+    expect(props('ClusterEventsForwarderRole')).toMatchObject({
+      Path: '/irsa-reconciler-service/uat/',
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          },
+        ],
+      },
+      Policies: [
+        {
+          PolicyDocument: {
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: 'events:PutEvents',
+                Resource: { 'Fn::GetAtt': ['ClusterEventsBus', 'Arn'] },
+              },
+            ],
+          },
+        },
+      ],
+    });
+  });
+
   it("sends EKS's CreateCluster and DeleteCluster calls to the cluster-events queue, only from that rule, over TLS", () => {
     expect(props('ClusterEventsRule')).toMatchObject({
       State: 'ENABLED',
@@ -258,7 +292,14 @@ describe('the packaged template', () => {
       expect.objectContaining({
         Principal: { Service: 'events.amazonaws.com' },
         Action: 'sqs:SendMessage',
-        Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ClusterEventsRule', 'Arn'] } } },
+        Condition: {
+          ArnEquals: {
+            'aws:SourceArn': [
+              { 'Fn::GetAtt': ['ClusterEventsRule', 'Arn'] },
+              { 'Fn::GetAtt': ['ClusterEventsForwardedRule', 'Arn'] },
+            ],
+          },
+        },
       }),
       expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
     ]);
