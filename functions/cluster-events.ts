@@ -5,6 +5,7 @@ import type { AwsClients } from '../lib/aws/clients';
 import { ConfigError, toAwsCallError } from '../lib/errors';
 import { coldStartFailure } from '../lib/lambda/env';
 import { errorLogging } from '../lib/lambda/errors';
+import { noLease, type RunLease } from '../lib/lambda/lease';
 import { publishMetrics } from '../lib/lambda/metrics-middleware';
 import { reconcilerWiring } from '../lib/lambda/reconciler-wiring';
 import type { Logger } from '../lib/observability/logger';
@@ -22,6 +23,8 @@ export interface ClusterEventsHandlerDeps {
   requeue: (body: string, delaySeconds: number) => Promise<void>;
   wait?: WaitOptions;
   now?: () => Date;
+  /** The run lease: a message whose cluster cannot be worked on now waits its turn (none when not given). */
+  lease?: RunLease;
 }
 
 /**
@@ -42,7 +45,19 @@ export function createHandler(deps: ClusterEventsHandlerDeps) {
       for (const record of event.Records ?? []) {
         deps.clients.calls.reset();
         const outcome = await handleClusterEventMessage(
-          { clients: deps.clients, logger, requeue: deps.requeue, ...(deps.now ? { now: deps.now } : {}) },
+          {
+            clients: deps.clients,
+            logger,
+            requeue: deps.requeue,
+            ...(deps.now ? { now: deps.now } : {}),
+            // Tried once: a busy lease puts the message back on the queue rather than holding this one.
+            exclusive: (work) =>
+              (deps.lease ?? noLease).hold(
+                `cluster-events ${context.awsRequestId}`,
+                { waitMs: 0, holdMs: context.getRemainingTimeInMillis() },
+                work,
+              ),
+          },
           config,
           record.body,
           deps.wait ?? DEFAULT_WAIT,
@@ -77,7 +92,9 @@ export function waitOptionsFromEnv(env: Readonly<Record<string, string | undefin
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
   try {
-    const { loaded, clients, logger, metrics, loadConfig } = reconcilerWiring(env, { requireStackId: false });
+    const { loaded, clients, logger, metrics, loadConfig, lease } = reconcilerWiring(env, {
+      requireStackId: false,
+    });
     const queueUrl = env.CLUSTER_EVENTS_QUEUE_URL?.trim();
     if (!queueUrl) {
       throw new ConfigError(
@@ -93,6 +110,7 @@ function handlerFromEnv(env: NodeJS.ProcessEnv) {
       logger,
       metrics,
       loadConfig,
+      lease,
       requeue: async (body, delaySeconds) => {
         try {
           await sqs.send(

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createAwsClients } from '../lib/aws/clients';
 import { runWithAbortSignal, withAbortGate } from '../lib/lambda/abort-gate';
 import type { CfnEvent, ResponseUrlPolicy } from '../lib/lambda/cfn-event';
@@ -12,6 +13,7 @@ import {
 } from '../lib/lambda/custom-resource';
 import { cachedConfigLoader, readDeployedConfig } from '../lib/lambda/deployed-config';
 import { loadHandlerEnv, serviceLogger, serviceMetrics } from '../lib/lambda/env';
+import { dynamoLease, leaseTiming, noLease, type RunLease } from '../lib/lambda/lease';
 import { runWithDeadline } from '../lib/lambda/timeout-guard';
 import type { Logger } from '../lib/observability/logger';
 
@@ -22,6 +24,8 @@ export interface CustomResourceHandlerDeps extends CustomResourceContext {
   sendResponse?: SendResponse;
   /** Answer FAILED this long before the Lambda deadline if the work is still running. */
   timeoutMarginMs?: number;
+  /** The run lease: the reconcile or teardown waits for the other reconciling functions (none when not given). */
+  lease?: RunLease;
 }
 
 export const DEFAULT_TIMEOUT_MARGIN_MS = 30_000;
@@ -49,7 +53,21 @@ export function createHandler(deps: CustomResourceHandlerDeps) {
       (signal) =>
         runWithAbortSignal(signal, () =>
           handleCustomResourceEvent(
-            { clients, logger, stage, region, deployment, loadConfig, ...(metrics ? { metrics } : {}) },
+            {
+              clients,
+              logger,
+              stage,
+              region,
+              deployment,
+              loadConfig,
+              ...(metrics ? { metrics } : {}),
+              exclusive: (work) =>
+                (deps.lease ?? noLease).hold(
+                  `custom-resource ${context.awsRequestId}`,
+                  leaseTiming(context),
+                  work,
+                ),
+            },
             event,
           ),
         ),
@@ -96,6 +114,13 @@ function handlerFromEnv(env: NodeJS.ProcessEnv) {
       region: loaded.region,
       metrics: serviceMetrics(loaded.stage),
       deployment: { stackId: loaded.stackId ?? '', configVersion: loaded.configLocation.version },
+      lease: dynamoLease(
+        new DynamoDBClient({
+          region: loaded.region,
+          ...(loaded.endpoint ? { endpoint: loaded.endpoint } : {}),
+        }),
+        { table: loaded.leaseTable },
+      ),
       loadConfig: cachedConfigLoader(() => readDeployedConfig(clients, loaded.configLocation, context)),
       responseUrlPolicy,
     });

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { AwsClients } from '../lib/aws/clients';
 import { coldStartFailure } from '../lib/lambda/env';
 import { errorLogging } from '../lib/lambda/errors';
+import { leaseTiming, noLease, type RunLease } from '../lib/lambda/lease';
 import { publishMetrics } from '../lib/lambda/metrics-middleware';
 import { reconcilerWiring } from '../lib/lambda/reconciler-wiring';
 import { configForTrigger, parseReconcileTrigger } from '../lib/lambda/scheduled-event';
@@ -18,6 +19,8 @@ export interface ReconcileHandlerDeps {
   metrics?: MetricsSink;
   /** The configuration the deployment wrote (AppConfig), read once per container; never the event's. */
   loadConfig: () => Promise<ReconcilerConfig>;
+  /** The run lease: a run that writes waits for the other reconciling functions (none when not given). */
+  lease?: RunLease;
 }
 
 export type ReconcileSummary = Pick<ReconcileReport, 'dryRun' | 'counts' | 'regions' | 'apiCalls'> & {
@@ -44,7 +47,11 @@ export function createHandler(deps: ReconcileHandlerDeps) {
       const logger = deps.logger.forInvocation(context, { awsRequestId: context.awsRequestId, trigger });
       deps.clients.calls.reset();
       const config = configForTrigger(await deps.loadConfig(), trigger);
-      const report = await reconcile({ clients: deps.clients, logger }, config);
+      const run = () => reconcile({ clients: deps.clients, logger }, config);
+      // A dry run writes nothing, so it needs no lease.
+      const report = config.dryRun
+        ? await run()
+        : await (deps.lease ?? noLease).hold(`reconcile ${context.awsRequestId}`, leaseTiming(context), run);
       recordRunMetrics(metrics, report);
       logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
       if (report.failed) throw failureOf(report);
@@ -76,8 +83,8 @@ function plannedChanges(report: ReconcileReport): Pick<ReconcileSummary, 'change
 
 function handlerFromEnv(env: NodeJS.ProcessEnv) {
   try {
-    const { clients, logger, metrics, loadConfig } = reconcilerWiring(env, { requireStackId: false });
-    return createHandler({ clients, logger, metrics, loadConfig });
+    const { clients, logger, metrics, loadConfig, lease } = reconcilerWiring(env, { requireStackId: false });
+    return createHandler({ clients, logger, metrics, loadConfig, lease });
   } catch (error) {
     return coldStartFailure(error);
   }

@@ -57,6 +57,22 @@ export class ReconcileFailedError extends IrsaReconcilerError {
   }
 }
 
+/**
+ * Another run holds the deployment's run lease (lib/lambda/lease.ts): retryable, since that run ends or
+ * its lease expires.
+ */
+export class LeaseBusyError extends IrsaReconcilerError {
+  readonly heldBy: string;
+  readonly expiresAt: Date;
+
+  constructor(heldBy: string, expiresAt: Date) {
+    super(`the run lease is held by ${heldBy} until ${expiresAt.toISOString()}`, { retryable: true });
+    this.name = 'LeaseBusyError';
+    this.heldBy = heldBy;
+    this.expiresAt = expiresAt;
+  }
+}
+
 /** The handler did not finish before its deadline. */
 export class DeadlineExceededError extends IrsaReconcilerError {
   constructor(message: string) {

@@ -27,6 +27,8 @@ export interface CustomResourceContext {
   loadConfig: () => Promise<ReconcilerConfig>;
   /** The run's counts as CloudWatch metrics, published once the run is done. */
   metrics?: MetricsSink;
+  /** Runs the reconcile or teardown while no other run of the deployment writes (the run lease). */
+  exclusive?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -98,6 +100,7 @@ export async function handleCustomResourceEvent(
   if (refusal) return refuse(ctx, event, refusal);
 
   const deps = { clients: ctx.clients, logger: ctx.logger };
+  const exclusive = ctx.exclusive ?? ((work) => work());
   if (event.RequestType === 'Delete') {
     if (isNotCreatedPhysicalResourceId(event.PhysicalResourceId)) {
       ctx.logger.info('Delete of a resource whose Create failed before any change: nothing to remove');
@@ -112,7 +115,8 @@ export async function handleCustomResourceEvent(
           `CloudFormation deletes this resource (${[...TEARDOWN_STACK_STATUSES].join(', ')})`,
       );
     }
-    const report = published(ctx, await teardown(deps, await ctx.loadConfig()));
+    const torn = await ctx.loadConfig();
+    const report = published(ctx, await exclusive(() => teardown(deps, torn)));
     ctx.logger.debug('teardown results', { results: report.results });
     return hasFailedActions(report)
       ? failed(
@@ -133,7 +137,7 @@ export async function handleCustomResourceEvent(
       event.RequestType === 'Create' ? notCreatedPhysicalResourceId(event.RequestId) : physicalResourceId;
     return failed(untouched, error.message);
   }
-  const report = published(ctx, await reconcile(deps, config));
+  const report = published(ctx, await exclusive(() => reconcile(deps, config)));
   ctx.logger.debug('reconcile results', { results: report.results, skipped: report.skipped });
   if (report.failed)
     return failed(physicalResourceId, `Reconcile finished with failures: ${describeFailures(report)}`);

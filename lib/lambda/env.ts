@@ -12,6 +12,8 @@ export interface HandlerEnv extends RuntimeEnv {
   configLocation: DeployedConfigLocation;
   /** This deployment's stack: the custom resource refuses requests from any other. */
   stackId?: string;
+  /** The DynamoDB table of the run lease (lib/lambda/lease.ts), made by the stack. */
+  leaseTable: string;
 }
 
 export interface LoadHandlerEnvOptions {
@@ -24,6 +26,7 @@ const STAGE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const APPCONFIG_ID = /^[a-z0-9]{4,7}$/;
 const VERSION_NUMBER = /^[1-9]\d{0,9}$/;
+const DYNAMODB_TABLE = /^[A-Za-z0-9_.-]{3,255}$/;
 const STACK_ID =
   /^arn:aws(-cn|-us-gov)?:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]*\/[A-Za-z0-9-]+$/;
 
@@ -66,6 +69,13 @@ export function loadHandlerEnv(
     'a hosted configuration version number',
     problems,
   );
+  const leaseTable = required(
+    env,
+    'RUN_LEASE_TABLE',
+    DYNAMODB_TABLE,
+    'the DynamoDB table of the run lease',
+    problems,
+  );
   const stackId = options.requireStackId
     ? required(env, 'STACK_ID', STACK_ID, "this deployment's CloudFormation stack ARN", problems)
     : undefined;
@@ -77,6 +87,7 @@ export function loadHandlerEnv(
     stage,
     ...base,
     configLocation: { applicationId, profileId, version },
+    leaseTable,
     ...(stackId ? { stackId } : {}),
   };
 }

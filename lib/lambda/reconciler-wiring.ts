@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type AwsClients, createAwsClients } from '../aws/clients';
 import type { Logger } from '../observability/logger';
 import type { MetricsSink } from '../observability/metrics';
@@ -10,6 +11,7 @@ import {
   serviceLogger,
   serviceMetrics,
 } from './env';
+import { dynamoLease, type RunLease } from './lease';
 
 /**
  * What every reconciling function builds once per container from its environment: the validated
@@ -22,6 +24,8 @@ export interface ReconcilerWiring {
   logger: Logger;
   metrics: MetricsSink;
   loadConfig: () => Promise<ReconcilerConfig>;
+  /** The deployment's run lease: the reconciling functions never write at the same time. */
+  lease: RunLease;
 }
 
 export function reconcilerWiring(
@@ -37,5 +41,12 @@ export function reconcilerWiring(
     logger: serviceLogger(loaded.logLevel, loaded.stage),
     metrics: serviceMetrics(loaded.stage),
     loadConfig: cachedConfigLoader(() => readDeployedConfig(clients, loaded.configLocation, context)),
+    lease: dynamoLease(
+      new DynamoDBClient({
+        region: loaded.region,
+        ...(loaded.endpoint ? { endpoint: loaded.endpoint } : {}),
+      }),
+      { table: loaded.leaseTable },
+    ),
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import { createHandler as createClusterEventsHandler } from '../../functions/cluster-events';
+import { dynamoLease, type RunLease } from '../../lib/lambda/lease';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { reconcile, reconcileCluster } from '../../lib/reconciler/index';
@@ -11,8 +12,12 @@ import type { ReconcileReport, ReconcilerConfig } from '../../lib/reconciler/typ
 import {
   createBoundaryPolicy,
   createCluster,
+  createRunLeaseTable,
   deleteCluster,
   emulatorClients,
+  emulatorDynamo,
+  holdLeaseElsewhere,
+  RUN_LEASE_TABLE,
   readAllRoles,
   useEmulator,
 } from '../support/emulator-fixtures';
@@ -299,7 +304,7 @@ describe('the cluster-events consumer, fed CloudTrail-shaped events (moto emits 
     });
   }
 
-  async function consumer(statuses: Record<string, string[]> = {}, minutesAfter = 1) {
+  async function consumer(statuses: Record<string, string[]> = {}, minutesAfter = 1, lease?: RunLease) {
     const front = await startPodIdentityFront(emulator.moto.endpoint, { clusterStatuses: statuses });
     const requeued: { body: string; delaySeconds: number }[] = [];
     const handler = createClusterEventsHandler({
@@ -313,6 +318,7 @@ describe('the cluster-events consumer, fed CloudTrail-shaped events (moto emits 
       },
       wait: { maxWaitMs: 20 * 60_000, pollSeconds: 60 },
       now: () => new Date(T0.getTime() + minutesAfter * 60_000),
+      ...(lease ? { lease } : {}),
     });
     const deliver = async (body: string) =>
       (await handler({ Records: [{ body } as SQSRecord] }, lambdaContext()))[0];
@@ -337,6 +343,44 @@ describe('the cluster-events consumer, fed CloudTrail-shaped events (moto emits 
       expect(duplicate?.outcome === 'reconciled' && writes(duplicate.report)).toBe(0);
     } finally {
       await stop();
+    }
+  });
+
+  it('puts the event back while another run holds the run lease, writing nothing, then reconciles once it is free', async () => {
+    // Prepare: the cluster is ACTIVE; the scheduled run holds the lease
+    await createCluster(emulator.admin, US, 'fresh');
+    await createRunLeaseTable(emulator.moto.endpoint);
+    const dynamo = emulatorDynamo(emulator.moto.endpoint);
+    const lease = dynamoLease(dynamo, { table: RUN_LEASE_TABLE });
+    const scheduled = await holdLeaseElsewhere(lease, 'reconcile 42');
+    const { deliver, requeued, stop } = await consumer({}, 1, lease);
+    const late = await consumer({}, 25, lease);
+    try {
+      // Act
+      const busy = await deliver(cloudTrail('CreateCluster', US, 'fresh'));
+      const pastTheBound = await late.deliver(cloudTrail('CreateCluster', US, 'fresh'));
+      const rolesWhileBusy = await rolesOf('fresh');
+      await scheduled.release();
+      const later = await deliver(requeued[0]?.body ?? '');
+
+      // Assess
+      expect(busy).toMatchObject({
+        outcome: 'waiting',
+        delaySeconds: 60,
+        reason: expect.stringContaining('another run holds the lease (reconcile 42)'),
+      });
+      expect(pastTheBound).toMatchObject({
+        outcome: 'gave-up',
+        reason: expect.stringContaining('left to the scheduled run'),
+      });
+      expect(late.requeued).toEqual([]);
+      expect(rolesWhileBusy).toEqual([]);
+      expect(later?.outcome).toBe('reconciled');
+      expect(await rolesOf('fresh')).toHaveLength(2);
+    } finally {
+      await stop();
+      await late.stop();
+      dynamo.destroy();
     }
   });
 

@@ -5,14 +5,19 @@ import { stageValues } from '../../config/stage-values';
 import { createHandler } from '../../functions/reconcile';
 import { ReconcileFailedError } from '../../lib/errors';
 import { readDeployedConfig } from '../../lib/lambda/deployed-config';
+import { dynamoLease } from '../../lib/lambda/lease';
 import { silentLogger } from '../../lib/observability/logger';
 import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { TAG_CLUSTER, TAG_REGION, TAG_STAGE } from '../../lib/reconciler/ownership';
 import {
   createBoundaryPolicy,
   createCluster,
+  createRunLeaseTable,
   deployReconcilerConfig,
   emulatorClients,
+  emulatorDynamo,
+  holdLeaseElsewhere,
+  RUN_LEASE_TABLE,
   readAllRoles,
 } from '../support/emulator-fixtures';
 import { type MotoServer, startMotoServer } from '../support/moto-server';
@@ -121,6 +126,7 @@ describe('the reconcile handler built from the Lambda environment', () => {
     moto = await startMotoServer();
     await createCluster(emulatorClients(moto.endpoint), 'eu-west-1', 'alpha');
     await createBoundaryPolicy(emulatorClients(moto.endpoint), String(RAW_CONFIG.permissionsBoundaryArn));
+    await createRunLeaseTable(moto.endpoint);
   });
   afterAll(async () => {
     await moto.stop();
@@ -128,22 +134,6 @@ describe('the reconcile handler built from the Lambda environment', () => {
   afterEach(() => {
     restoreEnv();
   });
-
-  const loadHandler = (env: Record<string, string>): typeof import('../../functions/reconcile').handler =>
-    loadWithEnv(() => require('../../functions/reconcile').handler, env);
-
-  async function environmentOf(raw: unknown, application: string): Promise<Record<string, string>> {
-    const location = await deployReconcilerConfig(emulatorClients(moto.endpoint), raw, { application });
-    return {
-      STAGE: 'uat',
-      AWS_REGION: 'eu-west-1',
-      CONFIG_APPLICATION_ID: location.applicationId,
-      CONFIG_PROFILE_ID: location.profileId,
-      CONFIG_VERSION: location.version,
-      AWS_ENDPOINT_URL: moto.endpoint,
-      LOG_LEVEL: 'ERROR',
-    };
-  }
 
   it('reads the configuration the deployment wrote to AppConfig, once per container, and reconciles', async () => {
     // Prepare: the run's metrics documents go to stdout, as in Lambda
@@ -218,6 +208,55 @@ describe('the reconcile handler built from the Lambda environment', () => {
       errSpy.mockRestore();
     }
   });
+
+  it('waits for the run lease while another run holds it, and fails retryable, writing nothing, if it is not freed', async () => {
+    // Prepare: a cluster without its role yet; another run holds the lease; this invocation has 6 s
+    // left (it waits a third of that)
+    await createCluster(emulatorClients(moto.endpoint), 'eu-west-1', 'lease-beta');
+    const env = await environmentOf({ ...RAW_CONFIG, regions: ['eu-west-1'] }, 'env-lease');
+    const handler = loadHandler(env);
+    const dynamo = emulatorDynamo(moto.endpoint);
+    const otherRun = await holdLeaseElsewhere(
+      dynamoLease(dynamo, { table: RUN_LEASE_TABLE }),
+      'custom-resource 1234',
+    );
+    const before = await readAllRoles(emulatorClients(moto.endpoint), '/irsa-reconciler/uat/');
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const errSpy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      // Act
+      const refused = handler(loadEvent('scheduled'), lambdaContext(6_000));
+
+      // Assess
+      await expect(refused).rejects.toMatchObject({ name: 'LeaseBusyError', retryable: true });
+      await expect(refused).rejects.toThrow(/held by custom-resource 1234/);
+      expect(await readAllRoles(emulatorClients(moto.endpoint), '/irsa-reconciler/uat/')).toEqual(before);
+      await otherRun.release();
+      const after = await handler(loadEvent('scheduled'), lambdaContext(6_000));
+      expect(after.counts).toMatchObject({ created: 1, failed: 0 });
+    } finally {
+      spy.mockRestore();
+      errSpy.mockRestore();
+      dynamo.destroy();
+    }
+  });
+
+  const loadHandler = (env: Record<string, string>): typeof import('../../functions/reconcile').handler =>
+    loadWithEnv(() => require('../../functions/reconcile').handler, env);
+
+  async function environmentOf(raw: unknown, application: string): Promise<Record<string, string>> {
+    const location = await deployReconcilerConfig(emulatorClients(moto.endpoint), raw, { application });
+    return {
+      STAGE: 'uat',
+      AWS_REGION: 'eu-west-1',
+      CONFIG_APPLICATION_ID: location.applicationId,
+      CONFIG_PROFILE_ID: location.profileId,
+      CONFIG_VERSION: location.version,
+      AWS_ENDPOINT_URL: moto.endpoint,
+      LOG_LEVEL: 'ERROR',
+      RUN_LEASE_TABLE,
+    };
+  }
 });
 
 /** The stack token a stage file uses for the data bucket (resolved by CloudFormation). */

@@ -15,6 +15,7 @@ import { chartArchive } from '../support/chart-archives';
 import {
   createBoundaryPolicy,
   createCluster,
+  createRunLeaseTable,
   deployReconcilerConfig,
   emulatorClients,
   readAllRoles,
@@ -93,6 +94,7 @@ describe('the packaged stack against the emulator', () => {
       'ReconcilerConfigVersion.VersionNumber': location.version,
     };
     await createBoundaryPolicy(admin, BOUNDARY_ARN);
+    await createRunLeaseTable(moto.endpoint);
   });
 
   afterAll(async () => {
@@ -196,6 +198,9 @@ describe('the packaged stack against the emulator', () => {
         'ec2:DescribeRegions',
         'events:PutRule',
         'events:PutTargets',
+        // the run lease, taken and released
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
       ]),
     );
     const scheduledDecisions = await decisions(scheduled.calls, 'ReconcileRole');
@@ -242,6 +247,8 @@ describe('the packaged stack against the emulator', () => {
         'iam:DeleteRole',
         'events:RemoveTargets',
         'events:DeleteRule',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
       ]),
     );
     const teardownDecisions = await decisions(deleted.calls, 'CustomResourceRole');

@@ -3,6 +3,7 @@ import {
   CreateConfigurationProfileCommand,
   CreateHostedConfigurationVersionCommand,
 } from '@aws-sdk/client-appconfig';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateClusterCommand, DeleteClusterCommand, DescribeClusterCommand } from '@aws-sdk/client-eks';
 import {
   CreateOpenIDConnectProviderCommand,
@@ -18,6 +19,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { type AwsClients, createAwsClients } from '../../lib/aws/clients';
 import type { DeployedConfigLocation } from '../../lib/lambda/deployed-config';
+import type { RunLease } from '../../lib/lambda/lease';
 import { mapWithConcurrency } from '../../lib/util/concurrency';
 import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS, type MotoServer, startMotoServer } from './moto-server';
 
@@ -288,4 +290,49 @@ export async function deployReconcilerConfig(
     }),
   );
   return { applicationId, profileId, version: String(VersionNumber ?? '') };
+}
+
+/** The run lease's table as the stack makes it (templates/resources/run-lease.yml). */
+export const RUN_LEASE_TABLE = 'irsa-reconciler-uat-run-lease';
+
+export async function createRunLeaseTable(endpoint: string, table = RUN_LEASE_TABLE): Promise<void> {
+  const dynamo = emulatorDynamo(endpoint);
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'name', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'name', KeyType: 'HASH' }],
+      }),
+    );
+  } finally {
+    dynamo.destroy();
+  }
+}
+
+/** A DynamoDB client on the emulator (the run lease's table). */
+export function emulatorDynamo(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ region: 'eu-west-1', endpoint, credentials: EMULATOR_CREDENTIALS });
+}
+
+/** Another run holding the lease: resolves once it holds it; `release` ends that run. */
+export async function holdLeaseElsewhere(
+  lease: RunLease,
+  holder: string,
+): Promise<{ release: () => Promise<void> }> {
+  let held: () => void = () => {};
+  let finish: () => void = () => {};
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  const run = lease.hold(holder, { waitMs: 0, holdMs: 60_000 }, () => {
+    held();
+    return new Promise<void>((resolve) => (finish = resolve));
+  });
+  await holding;
+  return {
+    release: async () => {
+      finish();
+      await run;
+    },
+  };
 }

@@ -112,6 +112,9 @@ function attributeValue(
         properties.RoleName === undefined ? logical : resolveCfn(template, properties.RoleName, context);
       return `arn:aws:iam::${ACCOUNT_ID}:role${String(resolveCfn(template, properties.Path, context) ?? '/')}${String(roleName)}`;
     }
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      return `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/${String(resolveCfn(template, properties.TableName, context))}`;
+    }
     if (resource.Type === 'AWS::Events::EventBus') {
       return `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/${String(resolveCfn(template, properties.Name, context))}`;
     }

@@ -6,7 +6,7 @@ import { forwardRequest } from './http-forward';
  * A loopback HTTP proxy in front of the emulator that records which AWS action each request is, so a
  * test can hold the calls a bundle made against the IAM policy the template grants it. The action is
  * read from the request itself: the SigV4 credential scope names the service; the query protocol (IAM,
- * STS, CloudFormation, EC2) carries `Action=`; the JSON protocol (SSM, EventBridge) `X-Amz-Target`; EKS, AppConfig and S3 are REST and are mapped from method and
+ * STS, CloudFormation, EC2) carries `Action=`; the JSON protocol (SSM, EventBridge, DynamoDB) `X-Amz-Target`; EKS, AppConfig and S3 are REST and are mapped from method and
  * path. An `observe` hook may look at the emulator's state before a request goes through (the tags and
  * boundary a role has when a write reaches it: the request context IAM would evaluate).
  */
@@ -131,7 +131,7 @@ export function actionOf(
     const action = new URLSearchParams(body).get('Action') ?? parsed.searchParams.get('Action');
     return `${service}:${action ?? 'unknown'}`;
   }
-  if (service === 'ssm' || service === 'events') {
+  if (service === 'ssm' || service === 'events' || service === 'dynamodb') {
     // JSON protocol: the operation is the X-Amz-Target header, `AmazonSSM.<Operation>`, `AWSEvents.<Operation>`.
     const target = String(headers['x-amz-target'] ?? '');
     return `${service}:${target.split('.')[1] ?? 'unknown'}`;

@@ -170,6 +170,19 @@ export function authorizedRequestOf(call: RecordedCall, defaultRolePath: string)
       context,
     };
   }
+  if (service === 'dynamodb') {
+    const body = (call.json ?? {}) as {
+      TableName?: string;
+      Item?: { name?: { S?: string } };
+      Key?: { name?: { S?: string } };
+    };
+    const key = body.Item?.name?.S ?? body.Key?.name?.S;
+    return {
+      action: call.action,
+      resource: `arn:aws:dynamodb:${call.region}:${ACCOUNT_ID}:table/${body.TableName ?? ''}`,
+      context: key === undefined ? {} : { 'dynamodb:LeadingKeys': [key] },
+    };
+  }
   if (call.action === 'cloudformation:DescribeStacks') {
     return { action: call.action, resource: call.params.StackName ?? '*', context: {} };
   }

@@ -1,4 +1,4 @@
-import { InvalidEventError } from '../../errors';
+import { InvalidEventError, LeaseBusyError } from '../../errors';
 import type { ReconcilerDeps } from '../deps';
 import { reconcileCluster } from '../index';
 import { describeCluster } from '../observe/discovery';
@@ -15,11 +15,16 @@ export interface ClusterEventDeps extends ReconcilerDeps {
   /** Puts a message back on the queue, delivered again after `delaySeconds` (at most 900). */
   requeue: (body: string, delaySeconds: number) => Promise<void>;
   now?: () => Date;
+  /**
+   * Runs the reconcile while no other run of the deployment writes (the run lease); throws
+   * LeaseBusyError, without running it, while another does. The message then waits its turn.
+   */
+  exclusive?: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 export type ClusterEventOutcome =
   | { outcome: 'reconciled'; event: ClusterEvent; report: ReconcileReport }
-  | { outcome: 'waiting'; event: ClusterEvent; delaySeconds: number }
+  | { outcome: 'waiting'; event: ClusterEvent; delaySeconds: number; reason: string }
   | { outcome: 'gave-up'; event: ClusterEvent; reason: string }
   | { outcome: 'ignored'; reason: string };
 
@@ -38,25 +43,39 @@ export async function handleClusterEventMessage(
   if (!config.regions.includes(event.region)) {
     return { outcome: 'ignored', reason: `region ${event.region} is not scanned by this deployment` };
   }
-  const cluster = await describeCluster(deps, event.region, event.clusterName);
-  const step = nextStep(event, cluster?.status ?? 'absent', (deps.now ?? (() => new Date()))(), wait);
-  if (step.action === 'wait') {
+  const now = (deps.now ?? (() => new Date()))();
+  const lookAgain = async (delaySeconds: number, reason: string): Promise<ClusterEventOutcome> => {
     const requeued: Requeued = { clusterEvent: { ...event, eventTime: event.eventTime.toISOString() } };
-    await deps.requeue(JSON.stringify(requeued), step.delaySeconds);
-    deps.logger.info('cluster not settled yet; looking again later', {
+    await deps.requeue(JSON.stringify(requeued), delaySeconds);
+    deps.logger.info(`${reason}; looking again later`, {
       cluster: event.clusterName,
       region: event.region,
-      status: cluster?.status,
-      delaySeconds: step.delaySeconds,
+      delaySeconds,
     });
-    return { outcome: 'waiting', event, delaySeconds: step.delaySeconds };
-  }
+    return { outcome: 'waiting', event, delaySeconds, reason };
+  };
+  const cluster = await describeCluster(deps, event.region, event.clusterName);
+  const step = nextStep(event, cluster?.status ?? 'absent', now, wait);
+  if (step.action === 'wait') return lookAgain(step.delaySeconds, `cluster is ${cluster?.status}`);
   if (step.action === 'give-up') {
     deps.logger.info(step.reason, { cluster: event.clusterName, region: event.region });
     return { outcome: 'gave-up', event, reason: step.reason };
   }
-  const report = await reconcileCluster(deps, config, { region: event.region, name: event.clusterName });
-  return { outcome: 'reconciled', event, report };
+  const exclusive = deps.exclusive ?? ((work) => work());
+  try {
+    const report = await exclusive(() =>
+      reconcileCluster(deps, config, { region: event.region, name: event.clusterName }),
+    );
+    return { outcome: 'reconciled', event, report };
+  } catch (error) {
+    if (!(error instanceof LeaseBusyError)) throw error;
+    if (now.getTime() - event.eventTime.getTime() > wait.maxWaitMs) {
+      const reason = `another run held the lease until past the wait bound (${error.heldBy}); left to the scheduled run`;
+      deps.logger.info(reason, { cluster: event.clusterName, region: event.region });
+      return { outcome: 'gave-up', event, reason };
+    }
+    return lookAgain(wait.pollSeconds, `another run holds the lease (${error.heldBy})`);
+  }
 }
 
 function readMessage(body: string): ClusterEvent {

@@ -9,6 +9,7 @@ const VALID = {
   CONFIG_APPLICATION_ID: 'abc1234',
   CONFIG_PROFILE_ID: 'prf5678',
   CONFIG_VERSION: '3',
+  RUN_LEASE_TABLE: 'irsa-reconciler-uat-run-lease',
   STACK_ID,
 };
 
@@ -36,6 +37,7 @@ describe('loadHandlerEnv', () => {
       logLevel: 'DEBUG',
       endpoint: 'http://127.0.0.1:5000',
       configLocation: { applicationId: 'abc1234', profileId: 'prf5678', version: '3' },
+      leaseTable: 'irsa-reconciler-uat-run-lease',
       stackId: STACK_ID,
     });
   });
@@ -51,6 +53,7 @@ describe('loadHandlerEnv', () => {
       region: 'us-gov-west-1',
       logLevel: 'INFO',
       configLocation: { applicationId: 'abc1234', profileId: 'prf5678', version: '3' },
+      leaseTable: 'irsa-reconciler-uat-run-lease',
     });
   });
 
@@ -65,6 +68,8 @@ describe('loadHandlerEnv', () => {
     [{ ...VALID, CONFIG_PROFILE_ID: 'has spaces' }, 'CONFIG_PROFILE_ID is not an AppConfig configuration'],
     [{ ...VALID, CONFIG_VERSION: '0' }, 'CONFIG_VERSION is not a hosted configuration version number'],
     [{ ...VALID, CONFIG_VERSION: 'latest' }, 'CONFIG_VERSION is not a hosted configuration version number'],
+    [{ ...VALID, RUN_LEASE_TABLE: undefined }, 'RUN_LEASE_TABLE is required'],
+    [{ ...VALID, RUN_LEASE_TABLE: 'a table' }, 'RUN_LEASE_TABLE is not the DynamoDB table of the run lease'],
     [{ ...VALID, STACK_ID: undefined }, 'STACK_ID is required'],
     [
       { ...VALID, STACK_ID: 'irsa-reconciler-uat' },

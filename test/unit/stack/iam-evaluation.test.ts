@@ -77,6 +77,7 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     'aws:TagKeys': ['irsa-reconciler/managed-by', 'irsa-reconciler/stage', 'irsa-reconciler/cluster'],
   };
 
+  const leaseTable = `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/irsa-reconciler-${stage}-run-lease`;
   const forwardRule = `arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/irsa-reconciler-${stage}-eks-forward`;
   const bus = `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/irsa-reconciler-${stage}-cluster-events`;
   const forwarderRole = `arn:aws:iam::${ACCOUNT_ID}:role/irsa-reconciler-service/${stage}/irsa-reconciler-${stage}-event-forwarder`;
@@ -211,6 +212,19 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
           context: { 'iam:PassedToService': 'lambda.amazonaws.com' },
         },
         { name: 'putting events on the stack bus itself', action: 'events:PutEvents', resource: bus },
+        {
+          name: 'writing another DynamoDB table',
+          action: 'dynamodb:PutItem',
+          resource: `arn:aws:dynamodb:${REGION}:${ACCOUNT_ID}:table/orders`,
+          context: { 'dynamodb:LeadingKeys': ['reconciler'] },
+        },
+        {
+          name: 'writing another item of the lease table',
+          action: 'dynamodb:PutItem',
+          resource: leaseTable,
+          context: { 'dynamodb:LeadingKeys': ['something-else'] },
+        },
+        { name: 'scanning the lease table', action: 'dynamodb:Scan', resource: leaseTable },
         { name: 'assuming a role it made', action: 'sts:AssumeRole', resource: managed },
         { name: 'assuming its own role again', action: 'sts:AssumeRole', resource: ownRole },
         { name: 'passing a role it made to a service', action: 'iam:PassRole', resource: managed },
@@ -498,6 +512,12 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
               resource: `arn:aws:ssm:us-east-1:${ACCOUNT_ID}:parameter/irsa-reconciler/${stage}/roles/prod-eu-1/cost-exporter`,
             }))
           : []),
+        ...['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'].map((action) => ({
+          name: `${action} on the run lease`,
+          action,
+          resource: leaseTable,
+          context: { 'dynamodb:LeadingKeys': ['reconciler'] },
+        })),
         ...(roleId === 'ClusterEventsRole'
           ? []
           : [

@@ -237,6 +237,31 @@ describe('the packaged template', () => {
     );
   });
 
+  it('keeps the run lease in an encrypted table that only the three reconciling functions may use, for its one item', () => {
+    expect(props('RunLeaseTable')).toMatchObject({
+      TableName: 'irsa-reconciler-uat-run-lease',
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+    });
+    for (const fn of [
+      'ReconcileLambdaFunction',
+      'CustomResourceLambdaFunction',
+      'ClusterEventsLambdaFunction',
+    ]) {
+      expect(
+        (props(fn).Environment as { Variables: Record<string, unknown> }).Variables.RUN_LEASE_TABLE,
+      ).toBe('irsa-reconciler-uat-run-lease');
+    }
+    const holders = resourcesOfType(template, 'AWS::IAM::Role')
+      .filter(([, role]) =>
+        JSON.stringify(role.Properties?.ManagedPolicyArns ?? []).includes('RunLeasePolicy'),
+      )
+      .map(([id]) => id)
+      .sort();
+    expect(holders).toEqual(['ClusterEventsRole', 'CustomResourceRole', 'ReconcileRole']);
+  });
+
   it('runs each reconciling function at most once at a time', () => {
     expect(props('ReconcileLambdaFunction').ReservedConcurrentExecutions).toBe(1);
     expect(props('CustomResourceLambdaFunction').ReservedConcurrentExecutions).toBe(1);
