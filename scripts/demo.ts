@@ -188,7 +188,7 @@ async function runPodIdentityDemo(
   heading('5. A third binding, external-secrets, in EKS Pod Identity mode: one role for the fleet');
   const withPods: ReconcilerConfig = {
     ...config,
-    podIdentity: { installAgent: true },
+    podIdentity: { ...config.podIdentity, installAgent: true },
     bindings: [
       ...config.bindings,
       {

@@ -5,4 +5,6 @@ import type { Logger } from '../observability/logger';
 export interface ReconcilerDeps {
   clients: AwsClients;
   logger: Logger;
+  /** The run's clock (the association verification window); the wall clock when not given. */
+  now?: () => Date;
 }

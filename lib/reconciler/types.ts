@@ -38,6 +38,12 @@ export interface Binding {
 export interface PodIdentitySettings {
   /** Create the `eks-pod-identity-agent` add-on on a selected cluster that lacks it (else: skipped). */
   installAgent: boolean;
+  /**
+   * Describe each association in place at least once every this many two-hour windows (1: every run).
+   * Above 1, an association at a wanted namespace/ServiceAccount is described only in its window and
+   * otherwise taken as it was; every association is described in any run that may delete a role.
+   */
+  verifyEveryRuns: number;
 }
 
 export interface ClusterSelector {
@@ -271,6 +277,8 @@ export interface ObservedAssociation {
   tags: Record<string, string>;
   /** Set when an EKS add-on owns the association: never touched. */
   ownerArn?: string;
+  /** False when it was listed but not described this run (podIdentity.verifyEveryRuns): role and tags unknown. */
+  verified?: false;
 }
 
 /** One cluster's associations as observed, or why they could not be read (then nothing there changes). */

@@ -6,6 +6,7 @@ import {
   CreatePodIdentityAssociationCommand,
   EKSClient,
   ListPodIdentityAssociationsCommand,
+  UpdatePodIdentityAssociationCommand,
 } from '@aws-sdk/client-eks';
 import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
@@ -222,6 +223,68 @@ describe('EKS Pod Identity mode against the emulator and the Pod Identity fake',
     expect(rolesAfterFirst).toHaveLength(1);
     expect(second.counts).toMatchObject({ deleted: 1, failed: 0 });
     expect(await roles()).toEqual([]);
+  });
+
+  it('with verifyEveryRuns 3 describes each association once in three windows, repairs drift within them, and describes all when a role may go', async () => {
+    // Prepare: the fleet's associations made; then one repointed by hand to another role of ours
+    const sampled = podConfig({ podIdentity: { verifyEveryRuns: 3 } });
+    await reconcile(deps(), sampled);
+    const { Role: other } = await emulator.admin.iam.send(
+      new CreateRoleCommand({
+        RoleName: 'not-the-binding-role',
+        AssumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}',
+      }),
+    );
+    const alpha = front.associations().find((item) => item.clusterName === 'alpha');
+    const client = eks(EU);
+    await client.send(
+      new UpdatePodIdentityAssociationCommand({
+        clusterName: 'alpha',
+        associationId: alpha?.associationId ?? '',
+        roleArn: other?.Arn ?? '',
+      }),
+    );
+    client.destroy();
+    const windowStart = Date.UTC(2026, 11, 2, 0, 0, 0);
+
+    // Act: one run in each of three consecutive two-hour windows
+    const runs: { describes: number; updates: number }[] = [];
+    for (let window = 0; window < 3; window++) {
+      const before = { ...front.calls };
+      const report = await reconcile(
+        { ...deps(), now: () => new Date(windowStart + window * 2 * 60 * 60_000) },
+        sampled,
+      );
+      expect(report.failed).toBe(false);
+      runs.push({
+        describes:
+          (front.calls.DescribePodIdentityAssociation ?? 0) - (before.DescribePodIdentityAssociation ?? 0),
+        updates: (front.calls.UpdatePodIdentityAssociation ?? 0) - (before.UpdatePodIdentityAssociation ?? 0),
+      });
+    }
+    const repaired = front.associations().find((item) => item.clusterName === 'alpha')?.roleArn;
+    const podRoleArn = (await roles()).find(
+      (role) => role.tags['irsa-reconciler/mode'] === 'pod-identity',
+    )?.arn;
+    // A new role name for the binding: the old role may go once unused, so every association is read
+    const before = { ...front.calls };
+    const renamed = await reconcile(
+      { ...deps(), now: () => new Date(windowStart) },
+      podConfig({ podIdentity: { verifyEveryRuns: 3 }, roleNamePrefix: 'irsa2-', maxPruneFraction: 1 }),
+    );
+
+    // Assess: 3 associations, each described in exactly one window (and again before its repair, as
+    // every write re-reads); the repointed one repaired there
+    expect(runs.map((run) => run.describes).reduce((sum, count) => sum + count, 0)).toBe(3 + 1);
+    expect(runs.map((run) => run.updates).reduce((sum, count) => sum + count, 0)).toBe(1);
+    expect(repaired).toBe(podRoleArn);
+    expect(
+      (front.calls.DescribePodIdentityAssociation ?? 0) - (before.DescribePodIdentityAssociation ?? 0),
+    ).toBe(3 + 3);
+    expect((front.calls.UpdatePodIdentityAssociation ?? 0) - (before.UpdatePodIdentityAssociation ?? 0)).toBe(
+      3,
+    );
+    expect(renamed.counts.failed).toBe(0);
   });
 
   it("never touches associations it does not own, at the binding's ServiceAccount or elsewhere; teardown leaves them", async () => {

@@ -121,8 +121,16 @@ const configSchema = z.strictObject({
   createOidcProvider: z.boolean().default(false),
   defaultMode: z.enum(['irsa', 'pod-identity']).default('irsa'),
   podIdentity: z
-    .strictObject({ installAgent: z.boolean().default(false) })
-    .default(() => ({ installAgent: false })),
+    .strictObject({
+      installAgent: z.boolean().default(false),
+      verifyEveryRuns: z
+        .number()
+        .int('must be a whole number')
+        .min(1, 'must be at least 1 (every run)')
+        .max(12, 'must be at most 12 (a day of two-hour runs)')
+        .default(1),
+    })
+    .default(() => ({ installAgent: false, verifyEveryRuns: 1 })),
   publishRoleArns: z.boolean().default(false),
   // Written by the stack (config/stage-values.js), never by hand: null when cluster events are off.
   eventForwarding: z

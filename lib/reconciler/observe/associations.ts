@@ -6,7 +6,7 @@ import {
 import { describeError, isNotFound, toAwsCallError } from '../../errors';
 import { mapSettled } from '../../util/concurrency';
 import type { ReconcilerDeps } from '../deps';
-import { isPodIdentityRole } from '../ownership';
+import { isPodIdentityRole, TAG_BINDING } from '../ownership';
 import { RECONCILED_CLUSTER_STATUSES } from '../plan/desired';
 import { AGENT_MISSING, clusterKeyOf, POD_IDENTITY_AGENT_ADDON, pairKey } from '../pod-identity';
 import type {
@@ -64,6 +64,7 @@ export async function observeAssociations(
   const clusters = discovery.regions.flatMap((scan) =>
     scan.clusters.filter((cluster) => RECONCILED_CLUSTER_STATUSES.has(cluster.status)),
   );
+  const verify = verificationOf(deps, config, desired, ownedRoles);
   const observed = await mapSettled(clusters, config.concurrency, (cluster) =>
     observeCluster(
       deps,
@@ -71,6 +72,7 @@ export async function observeAssociations(
       cluster.name,
       watched,
       wanted.get(clusterKeyOf(cluster.region, cluster.name)),
+      verify,
     ),
   );
   const result = new Map<string, ClusterAssociations>();
@@ -92,12 +94,54 @@ export async function observeAssociations(
   return result;
 }
 
+/** The length of a verification window: the schedule's period. */
+const VERIFY_WINDOW_MS = 2 * 60 * 60_000;
+
+/**
+ * Whether an association at a wanted pair is described this run. Every one is, when verifyEveryRuns is
+ * 1 or the run may delete a role (an owned Pod Identity role that is not desired, or an IRSA role of a
+ * binding now in pod-identity mode): those decisions read every association's role. Otherwise one in
+ * verifyEveryRuns, by association id and the run's two-hour window, so each is described at least once
+ * every verifyEveryRuns windows and the run's EKS calls fall with it.
+ */
+function verificationOf(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  desired: DesiredState,
+  ownedRoles: readonly ObservedRole[],
+): (associationId: string) => boolean {
+  const every = config.podIdentity.verifyEveryRuns;
+  const desiredNames = new Set(desired.roles.map((role) => role.roleName));
+  const podBindings = new Set(
+    config.bindings.filter((binding) => binding.mode === 'pod-identity').map((binding) => binding.name),
+  );
+  const mayDelete = ownedRoles.some((role) =>
+    isPodIdentityRole(role)
+      ? !desiredNames.has(role.roleName)
+      : podBindings.has(role.tags[TAG_BINDING] ?? ''),
+  );
+  if (every <= 1 || mayDelete) return () => true;
+  const window = Math.floor((deps.now ?? (() => new Date()))().getTime() / VERIFY_WINDOW_MS) % every;
+  return (associationId) => bucketOf(associationId, every) === window;
+}
+
+/** A stable bucket in [0, buckets) from an association id (FNV-1a). */
+function bucketOf(id: string, buckets: number): number {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < id.length; index++) {
+    hash ^= id.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % buckets;
+}
+
 async function observeCluster(
   deps: ReconcilerDeps,
   region: string,
   clusterName: string,
   watched: ReadonlySet<string>,
   wanted: ReadonlySet<string> | undefined,
+  verify: (associationId: string) => boolean,
 ): Promise<ClusterAssociations> {
   const eks = deps.clients.eks(region);
   const summaries: { associationId: string; namespace: string; serviceAccount: string; ownerArn?: string }[] =
@@ -122,21 +166,25 @@ async function observeCluster(
   }
   const associations: ObservedAssociation[] = [];
   for (const summary of summaries) {
-    if (!watched.has(pairKey(summary.namespace, summary.serviceAccount))) continue;
+    const pair = pairKey(summary.namespace, summary.serviceAccount);
+    if (!watched.has(pair)) continue;
+    const listed = {
+      region,
+      clusterName,
+      associationId: summary.associationId,
+      namespace: summary.namespace,
+      serviceAccount: summary.serviceAccount,
+      ...(summary.ownerArn ? { ownerArn: summary.ownerArn } : {}),
+    };
+    if (wanted?.has(pair) && !verify(summary.associationId)) {
+      associations.push({ ...listed, roleArn: '', tags: {}, verified: false });
+      continue;
+    }
     try {
       const { association } = await eks.send(
         new DescribePodIdentityAssociationCommand({ clusterName, associationId: summary.associationId }),
       );
-      associations.push({
-        region,
-        clusterName,
-        associationId: summary.associationId,
-        namespace: summary.namespace,
-        serviceAccount: summary.serviceAccount,
-        roleArn: association?.roleArn ?? '',
-        tags: association?.tags ?? {},
-        ...(summary.ownerArn ? { ownerArn: summary.ownerArn } : {}),
-      });
+      associations.push({ ...listed, roleArn: association?.roleArn ?? '', tags: association?.tags ?? {} });
     } catch (error) {
       // Deleted between list and describe: it is gone, which is what the list would say now.
       if (isNotFound(error)) continue;

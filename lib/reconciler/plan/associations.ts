@@ -130,6 +130,11 @@ export function planAssociations(
     );
     if (existing) {
       matched.add(existing);
+      if (existing.verified === false && existing.ownerArn === undefined) {
+        // Listed, not described this run (podIdentity.verifyEveryRuns): taken as it was.
+        actions.push({ kind: 'association-no-op', association: ref, associationId: existing.associationId });
+        continue;
+      }
       if (existing.ownerArn !== undefined || !isOwned(existing, config)) {
         skip(
           `association ${existing.associationId} for ${want.namespace}/${want.serviceAccount} is not owned by this deployment${existing.ownerArn ? ` (an add-on owns it: ${existing.ownerArn})` : ''}; left alone`,

@@ -30,7 +30,7 @@ export function testConfig(overrides: Partial<ReconcilerConfig> = {}): Reconcile
     permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/irsa-reconciler/dev/workload-boundary',
     dryRun: false,
     createOidcProvider: false,
-    podIdentity: { installAgent: false },
+    podIdentity: { installAgent: false, verifyEveryRuns: 1 },
     publishRoleArns: false,
     concurrency: 4,
     ...overrides,

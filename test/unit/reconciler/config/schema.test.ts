@@ -69,7 +69,7 @@ describe('parseReconcilerConfig', () => {
       detachUnmanagedPolicies: false,
       dryRun: false,
       createOidcProvider: false,
-      podIdentity: { installAgent: false },
+      podIdentity: { installAgent: false, verifyEveryRuns: 1 },
       publishRoleArns: false,
       concurrency: 8,
       permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/irsa-reconciler/workload-boundary',
@@ -425,6 +425,11 @@ describe('access modes', () => {
       (raw: Record<string, unknown> & { bindings: Record<string, unknown>[] }) =>
         Object.assign(raw.bindings[0] ?? {}, { mode: 'oidc' }),
       /bindings\[0\]\.mode: .*"irsa".*"pod-identity"/,
+    ],
+    [
+      'a verification period of 0 runs',
+      (raw: Record<string, unknown>) => Object.assign(raw, { podIdentity: { verifyEveryRuns: 0 } }),
+      /podIdentity.verifyEveryRuns: must be at least 1 \(every run\)/,
     ],
     [
       'an unknown podIdentity key',
