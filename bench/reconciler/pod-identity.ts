@@ -35,7 +35,8 @@ export interface PodIdentityBenchOptions {
 }
 
 export interface PodIdentityRun {
-  phase: 'first' | 'steady';
+  /** `steady-sampled`: a steady run with podIdentity.verifyEveryRuns = SAMPLED_VERIFY_EVERY. */
+  phase: 'first' | 'steady' | 'steady-sampled';
   wallMs: number;
   memory: MemoryUsage;
   apiCalls: Record<string, number>;
@@ -84,6 +85,9 @@ export function podIdentityBenchConfig(concurrency: number): Record<string, unkn
 
 const WRITE = /:(Create|Update|Delete|Put|Tag|Untag|Attach|Detach)/;
 
+/** The verification period of the sampled steady run (two-hour windows). */
+export const SAMPLED_VERIFY_EVERY = 3;
+
 export async function runPodIdentityBench(
   options: PodIdentityBenchOptions,
 ): Promise<PodIdentitySizeResult[]> {
@@ -106,13 +110,16 @@ export async function runPodIdentityBench(
         const rawConfig = podIdentityBenchConfig(options.concurrency);
         parseReconcilerConfig(rawConfig, { stage: STAGE, deploymentRegion: BENCH_DEPLOYMENT_REGION });
         const runs: PodIdentityRun[] = [];
-        for (const phase of ['first', 'steady'] as const) {
+        for (const phase of ['first', 'steady', 'steady-sampled'] as const) {
           const input: ReconcileScenarioInput = {
             endpoint: moto.endpoint,
             eksEndpoint: front.endpoint,
             stage: STAGE,
             deploymentRegion: BENCH_DEPLOYMENT_REGION,
-            rawConfig,
+            rawConfig:
+              phase === 'steady-sampled'
+                ? { ...rawConfig, podIdentity: { verifyEveryRuns: SAMPLED_VERIFY_EVERY } }
+                : rawConfig,
             retryMode: 'adaptive',
           };
           const outcome = await runChild<ReconcileScenarioInput, ReconcileScenarioResult>(SCENARIO, input);
