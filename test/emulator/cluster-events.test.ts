@@ -61,6 +61,22 @@ function calls(report: ReconcileReport): number {
   return Object.values(report.apiCalls).reduce((sum, count) => sum + count, 0);
 }
 
+const T0 = new Date('2026-12-02T08:00:00Z');
+
+/** An EKS call as CloudTrail delivers it to EventBridge (moto emits none). */
+function cloudTrail(eventName: 'CreateCluster' | 'DeleteCluster', region: string, name: string) {
+  return JSON.stringify({
+    source: 'aws.eks',
+    'detail-type': 'AWS API Call via CloudTrail',
+    detail: {
+      eventName,
+      awsRegion: region,
+      eventTime: T0.toISOString(),
+      requestParameters: { name },
+    },
+  });
+}
+
 /** Reconciler dependencies on the block's emulator, and the roles of one cluster there. */
 function helpers(emulator: ReturnType<typeof useEmulator>) {
   const deps = (overrides: { eksEndpoints?: Record<string, string> } = {}) => ({
@@ -244,6 +260,37 @@ describe('reconciling one cluster of a Pod Identity fleet, as an event about it 
     expect([writes(again), writes(full)]).toEqual([0, 0]);
   });
 
+  it('through the queue consumer: a CreateCluster call gives the new cluster its association, with no scheduled run', async () => {
+    // Prepare
+    await reconcile(deps(), podConfig());
+    await createCluster(emulator.admin, US, 'fresh');
+    const handler = createClusterEventsHandler({
+      ...deps(),
+      loadConfig: async () => podConfig(),
+      requeue: async () => {
+        throw new Error('an ACTIVE cluster needs no second look');
+      },
+      now: () => new Date(T0.getTime() + 15 * 60_000),
+    });
+
+    // Act
+    const [outcome] = await handler(
+      { Records: [{ body: cloudTrail('CreateCluster', US, 'fresh') } as SQSRecord] },
+      lambdaContext(),
+    );
+
+    // Assess
+    expect(outcome?.outcome).toBe('reconciled');
+    expect(front.associations().filter((item) => item.clusterName === 'fresh')).toEqual([
+      expect.objectContaining({
+        region: US,
+        namespace: 'observability',
+        serviceAccount: 'otel',
+        roleArn: (await podRole('otel'))?.arn,
+      }),
+    ]);
+  });
+
   it("keeps the fleet role's pin and every association when a cluster is deleted, and leaves a role not yet made to the full run", async () => {
     // Prepare
     await reconcile(deps(), podConfig());
@@ -289,20 +336,6 @@ describe('reconciling one cluster of a Pod Identity fleet, as an event about it 
 describe('the cluster-events consumer, fed CloudTrail-shaped events (moto emits none)', () => {
   const emulator = useEmulator((admin) => createBoundaryPolicy(admin, BOUNDARY));
   const { deps, rolesOf } = helpers(emulator);
-  const T0 = new Date('2026-12-02T08:00:00Z');
-
-  function cloudTrail(eventName: 'CreateCluster' | 'DeleteCluster', region: string, name: string) {
-    return JSON.stringify({
-      source: 'aws.eks',
-      'detail-type': 'AWS API Call via CloudTrail',
-      detail: {
-        eventName,
-        awsRegion: region,
-        eventTime: T0.toISOString(),
-        requestParameters: { name },
-      },
-    });
-  }
 
   async function consumer(statuses: Record<string, string[]> = {}, minutesAfter = 1, lease?: RunLease) {
     const front = await startPodIdentityFront(emulator.moto.endpoint, { clusterStatuses: statuses });
