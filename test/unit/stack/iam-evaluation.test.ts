@@ -656,6 +656,59 @@ describe.each(STAGES)('the packaged %s stack, evaluated by IAM', (stage) => {
     });
   }
 
+  describe('the event forwarder role', () => {
+    const forwarder = `arn:aws:iam::${ACCOUNT_ID}:role/irsa-reconciler-service/${stage}/irsa-reconciler-${stage}-event-forwarder`;
+    const trust = resolveCfn(
+      template,
+      template.Resources.ClusterEventsForwarderRole?.Properties?.AssumeRolePolicyDocument,
+      context,
+    );
+    const assumeBy = (principal: string, sourceArn: string, sourceAccount = ACCOUNT_ID) =>
+      evaluate({
+        principal,
+        action: 'sts:AssumeRole',
+        resource: forwarder,
+        context: { 'aws:SourceAccount': sourceAccount, 'aws:SourceArn': sourceArn },
+        identityPolicies: [],
+        resourcePolicy: trust,
+      });
+    const ourRule = `arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/irsa-reconciler-${stage}-eks-forward`;
+
+    it("is assumed by EventBridge for this stage's forwarding rules, in any region", async () => {
+      expect(await assumeBy('events.amazonaws.com', ourRule)).toBe('Allowed');
+    });
+
+    it.each([
+      [
+        'another rule of this account',
+        'events.amazonaws.com',
+        `arn:aws:events:us-east-1:${ACCOUNT_ID}:rule/other`,
+        ACCOUNT_ID,
+      ],
+      [
+        'a rule of that name in another account',
+        'events.amazonaws.com',
+        ourRule.replace(ACCOUNT_ID, '210987654321'),
+        '210987654321',
+      ],
+      ['another service', 'lambda.amazonaws.com', ourRule, ACCOUNT_ID],
+    ])('is not assumed for %s', async (_, principal, sourceArn, account) => {
+      expect(await assumeBy(principal, sourceArn, account)).not.toBe('Allowed');
+    });
+
+    it("puts events on the stack's cluster-events bus and nothing else", async () => {
+      const policies = identityPoliciesOf(template, 'ClusterEventsForwarderRole', context);
+      const bus = `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/irsa-reconciler-${stage}-cluster-events`;
+      const decide = (action: string, resource: string) =>
+        evaluate({ principal: forwarder, action, resource, identityPolicies: policies });
+      expect(await decide('events:PutEvents', bus)).toBe('Allowed');
+      expect(
+        await decide('events:PutEvents', `arn:aws:events:${REGION}:${ACCOUNT_ID}:event-bus/default`),
+      ).not.toBe('Allowed');
+      expect(await decide('events:PutRule', bus.replace('event-bus/', 'rule/'))).not.toBe('Allowed');
+    });
+  });
+
   it("keeps the reconciler's managed policy within IAM's 6,144 characters once resolved", () => {
     const size = JSON.stringify(policyDocumentOf(template, 'ReconcilePolicy', context)).replace(
       /\s/g,

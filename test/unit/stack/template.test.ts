@@ -281,7 +281,15 @@ describe('the packaged template', () => {
           {
             Principal: { Service: 'events.amazonaws.com' },
             Action: 'sts:AssumeRole',
-            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Sub':
+                    'arn:${AWS::Partition}:events:*:${AWS::AccountId}:rule/irsa-reconciler-uat-eks-forward',
+                },
+              },
+            },
           },
         ],
       },
