@@ -9,7 +9,7 @@ import { describeCluster, discover, discoverAccount } from './observe/discovery'
 import { observeForwarding } from './observe/forwarding';
 import { listOidcProviderArns } from './observe/iam-roles';
 import { observe } from './observe/observe';
-import { observeParameters } from './observe/parameters';
+import { observeClusterParameters, observeParameters } from './observe/parameters';
 import { isPodIdentityRole } from './ownership';
 import { desiredState } from './plan/desired';
 import { NAME_TAKEN_REASON, plan, teardownPlan } from './plan/plan';
@@ -156,6 +156,10 @@ export async function reconcileCluster(
   };
   const desired = desiredState(scoped, discovery, BUILTIN_TEMPLATES, pins);
   const associations = await observeAssociations(deps, config, discovery, desired, roles);
+  const parameters =
+    scan.status === 'complete'
+      ? await observeClusterParameters(deps, config, target.region, target.name)
+      : undefined;
   const planned = plan(
     desired,
     {
@@ -163,6 +167,7 @@ export async function reconcileCluster(
       takenNames,
       oidcProviderArns: discovery.oidcProviderArns,
       ...(associations ? { associations } : {}),
+      ...(parameters ? { parameters } : {}),
     },
     discovery,
     // At most one cluster's roles can be deleted here: the guard over all owned roles is the full run's.

@@ -2,6 +2,7 @@
  * The single-cluster reconcile an EKS CreateCluster or DeleteCluster event runs (issue 13's core),
  * against the emulator: the same plan and apply as the full run, on one cluster's calls only.
  */
+import { GetParametersByPathCommand } from '@aws-sdk/client-ssm';
 import type { SQSRecord } from 'aws-lambda';
 import { createHandler as createClusterEventsHandler } from '../../functions/cluster-events';
 import { dynamoLease, type RunLease } from '../../lib/lambda/lease';
@@ -32,21 +33,22 @@ const US = 'us-east-1';
 
 /** Two bindings, irsa unless named in `podIdentityBindings`. */
 function config(podIdentityBindings: string[] = []): ReconcilerConfig {
-  return parseReconcilerConfig(
-    {
-      regions: [EU, US],
-      clusters: { include: ['*'], exclude: ['sandbox-*'] },
-      permissionsBoundaryArn: BOUNDARY,
-      createOidcProvider: true,
-      bindings: [
-        { name: 'otel', namespace: 'observability', serviceAccount: 'otel', policies: [] },
-        { name: 'cost', namespace: 'finops', serviceAccount: 'cost', policies: [] },
-      ].map((binding) =>
-        podIdentityBindings.includes(binding.name) ? { ...binding, mode: 'pod-identity' } : binding,
-      ),
-    },
-    { stage: 'qa', deploymentRegion: EU },
-  );
+  return parseReconcilerConfig(rawConfig(podIdentityBindings), { stage: 'qa', deploymentRegion: EU });
+}
+
+function rawConfig(podIdentityBindings: string[] = []): Record<string, unknown> {
+  return {
+    regions: [EU, US],
+    clusters: { include: ['*'], exclude: ['sandbox-*'] },
+    permissionsBoundaryArn: BOUNDARY,
+    createOidcProvider: true,
+    bindings: [
+      { name: 'otel', namespace: 'observability', serviceAccount: 'otel', policies: [] },
+      { name: 'cost', namespace: 'finops', serviceAccount: 'cost', policies: [] },
+    ].map((binding) =>
+      podIdentityBindings.includes(binding.name) ? { ...binding, mode: 'pod-identity' } : binding,
+    ),
+  };
 }
 
 const WRITE = /^(IAM|EKS):(Create|Update|Delete|Put|Tag|Untag|Attach|Detach)/;
@@ -169,6 +171,42 @@ describe('reconciling one cluster, as an event about it does', () => {
     expect(report.regions).toEqual([expect.objectContaining({ region: EU, status: 'unknown' })]);
     expect(writes(report)).toBe(0);
     expect(await rolesOf('alpha')).toHaveLength(2);
+  });
+
+  it("publishes a created cluster's role ARNs and removes a deleted one's, leaving a cluster of a longer name alone", async () => {
+    // Prepare: alpha and alpha-2 published by a full run; then alpha deleted and fresh created
+    const publishing = parseReconcilerConfig(
+      { ...rawConfig(), publishRoleArns: true },
+      { stage: 'qa', deploymentRegion: EU },
+    );
+    await createCluster(emulator.admin, EU, 'alpha');
+    await createCluster(emulator.admin, EU, 'alpha-2');
+    await reconcile(deps(), publishing);
+    await deleteCluster(emulator.admin, { region: EU, name: 'alpha' });
+    await createCluster(emulator.admin, US, 'fresh');
+    const published = async () => {
+      const names: string[] = [];
+      for (const region of [EU, US]) {
+        const { Parameters } = await emulator.admin
+          .ssm(region)
+          .send(new GetParametersByPathCommand({ Path: '/irsa-reconciler/qa/roles/', Recursive: true }));
+        names.push(...(Parameters ?? []).map((parameter) => `${region} ${parameter.Name}`));
+      }
+      return names.sort();
+    };
+
+    // Act
+    const deleted = await reconcileCluster(deps(), publishing, { region: EU, name: 'alpha' });
+    const created = await reconcileCluster(deps(), publishing, { region: US, name: 'fresh' });
+
+    // Assess
+    expect([deleted.failed, created.failed]).toEqual([false, false]);
+    expect(await published()).toEqual([
+      `${EU} /irsa-reconciler/qa/roles/alpha-2/cost`,
+      `${EU} /irsa-reconciler/qa/roles/alpha-2/otel`,
+      `${US} /irsa-reconciler/qa/roles/fresh/cost`,
+      `${US} /irsa-reconciler/qa/roles/fresh/otel`,
+    ]);
   });
 
   it('makes as many calls with 2 clusters in the fleet as with 12', async () => {

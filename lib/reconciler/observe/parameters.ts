@@ -17,13 +17,32 @@ export async function observeParameters(
   config: ReconcilerConfig,
 ): Promise<Map<string, PublishedParameter[] | undefined> | undefined> {
   if (!config.publishRoleArns) return undefined;
-  const root = publishedParameterRoot(config.stage);
-  const read = await mapSettled(config.regions, config.concurrency, async (region) => {
+  return readUnder(deps, config, config.regions, publishedParameterRoot(config.stage));
+}
+
+/** One cluster's published ARNs only (its own folder): what a single-cluster run compares. */
+export async function observeClusterParameters(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  region: string,
+  clusterName: string,
+): Promise<Map<string, PublishedParameter[] | undefined> | undefined> {
+  if (!config.publishRoleArns) return undefined;
+  return readUnder(deps, config, [region], `${publishedParameterRoot(config.stage)}${clusterName}`);
+}
+
+async function readUnder(
+  deps: ReconcilerDeps,
+  config: ReconcilerConfig,
+  regions: readonly string[],
+  path: string,
+): Promise<Map<string, PublishedParameter[] | undefined>> {
+  const read = await mapSettled([...regions], config.concurrency, async (region) => {
     const found: PublishedParameter[] = [];
     try {
       const pages = paginateGetParametersByPath(
         { client: deps.clients.ssm(region), pageSize: PARAMETERS_PAGE_SIZE },
-        { Path: root, Recursive: true },
+        { Path: path, Recursive: true },
       );
       for await (const page of pages) {
         for (const parameter of page.Parameters ?? []) {
@@ -31,12 +50,12 @@ export async function observeParameters(
         }
       }
     } catch (error) {
-      throw toAwsCallError(`SSM GetParametersByPath ${root} in ${region}`, error);
+      throw toAwsCallError(`SSM GetParametersByPath ${path} in ${region}`, error);
     }
     return found;
   });
   const result = new Map<string, PublishedParameter[] | undefined>();
-  config.regions.forEach((region, index) => {
+  regions.forEach((region, index) => {
     const outcome = read[index];
     if (outcome?.status === 'fulfilled') {
       result.set(region, outcome.value);
