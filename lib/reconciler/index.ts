@@ -72,8 +72,8 @@ export interface ClusterTarget {
 /**
  * One cluster only, for an event about it (CreateCluster, DeleteCluster): the same desired state, plan
  * and apply as the full run, on a discovery of that one cluster and an observation of its roles by
- * name (its IRSA roles, and the pod-identity bindings' fleet roles) and of its associations, so its
- * cost is that cluster's few calls whatever the size of the fleet. Its safety rules are the full
+ * name (its IRSA roles, and the pod-identity bindings' fleet roles), its associations and its published
+ * ARNs, so its cost is that cluster's few calls whatever the size of the fleet. Its safety rules are the full
  * run's, scoped to the cluster: only owned roles and associations change; a cluster that cannot be
  * described prunes nothing; the roles deleted are at most that cluster's (one per binding), so the
  * account-wide deletion guard is the full run's. A Pod Identity role serves the whole fleet, so here
