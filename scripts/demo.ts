@@ -5,9 +5,12 @@
  * reconcile, reconcile again (steady state: no write), a forged custom resource Delete refused, delete
  * a cluster and reconcile (prune); a third binding in EKS Pod Identity mode (one role for the fleet,
  * an association per cluster, the agent add-on installed), served by the Pod Identity fake in front of
- * moto (moto lacks those calls). Then the Helm repository: two charts published to an emulator bucket
+ * moto (moto lacks those calls); a cluster created later, reconciled alone from its CreateCluster
+ * event through the cluster-events function. Then the Helm repository: two charts published to an emulator bucket
  * and indexed from their S3 notification. Exits non-zero if anything is not as expected.
  */
+import type { SQSRecord } from 'aws-lambda';
+import { createHandler as createClusterEventsHandler } from '../functions/cluster-events';
 import { createHandler as createCustomResourceHandler } from '../functions/custom-resource';
 import type { AwsClients } from '../lib/aws/clients';
 import { readDeployedConfig } from '../lib/lambda/deployed-config';
@@ -173,10 +176,80 @@ export async function runReconcilerDemo(moto: MotoServer): Promise<void> {
 
   const pods = await startPodIdentityFront(moto.endpoint);
   try {
-    await runPodIdentityDemo(config, moto.endpoint, pods);
+    const withPods = await runPodIdentityDemo(config, moto.endpoint, pods);
+    await runClusterEventDemo(withPods, moto.endpoint, pods);
   } finally {
     await pods.stop();
   }
+}
+
+const WRITE_CALL = /:(Create|Update|Delete|Put|Tag|Untag|Attach|Detach)/;
+
+/**
+ * A cluster created after the fleet was reconciled: its CreateCluster call, as CloudTrail delivers it
+ * to EventBridge and the queue to the cluster-events function, reconciles that cluster alone (moto
+ * emits no such event, so the demo delivers it).
+ */
+async function runClusterEventDemo(fleet: ReconcilerConfig, endpoint: string, pods: PodIdentityFront) {
+  heading('6. A new cluster "checkout": its CreateCluster call reconciles it alone, no scheduled run');
+  // The team's selection names it already (the deploy that added it ran before the cluster existed).
+  const config = {
+    ...fleet,
+    clusters: { ...fleet.clusters, include: [...fleet.clusters.include, 'checkout'] },
+  };
+  const admin = emulatorClients(endpoint);
+  await createCluster(admin, 'eu-west-1', 'checkout');
+  const calledAt = new Date();
+  const requeued: number[] = [];
+  const handler = createClusterEventsHandler({
+    clients: emulatorClients(endpoint, {
+      eksEndpoints: { 'eu-west-1': pods.endpoint, 'us-east-1': pods.endpoint },
+    }),
+    logger: silentLogger,
+    loadConfig: async () => config,
+    requeue: async (_body, delaySeconds) => {
+      requeued.push(delaySeconds);
+    },
+    now: () => new Date(calledAt.getTime() + 12 * 60_000),
+  });
+  const event = JSON.stringify({
+    source: 'aws.eks',
+    'detail-type': 'AWS API Call via CloudTrail',
+    detail: {
+      eventSource: 'eks.amazonaws.com',
+      eventName: 'CreateCluster',
+      awsRegion: 'eu-west-1',
+      eventTime: calledAt.toISOString(),
+      requestParameters: { name: 'checkout' },
+    },
+  });
+  const deliver = async () =>
+    (await handler({ Records: [{ body: event } as SQSRecord] }, lambdaContext()))[0];
+  const first = await deliver();
+  if (first?.outcome !== 'reconciled')
+    throw new DemoFailure(`the event was ${first?.outcome}, not reconciled`);
+  console.log(`\nThe CreateCluster event:\n\n${formatReportTable(first.report)}`);
+  const roles = Object.values(await readAllRoles(admin, config.rolePath)).filter(
+    (role) => role.tags['irsa-reconciler/cluster'] === 'checkout',
+  );
+  check(roles.length === 2, "cluster 'checkout' got its 2 IRSA roles");
+  check(
+    pods.associations().filter((item) => item.clusterName === 'checkout').length === 1,
+    "and its Pod Identity association (the fleet role's trust widened to it)",
+  );
+  const calls = Object.keys(first.report.apiCalls).length;
+  check(
+    Object.keys(first.report.apiCalls).every((call) => !call.startsWith('EKS:ListClusters')) && calls > 0,
+    'only that cluster was read (no ListClusters)',
+  );
+  const again = await deliver();
+  const writes =
+    again?.outcome === 'reconciled'
+      ? Object.entries(again.report.apiCalls)
+          .filter(([call]) => WRITE_CALL.test(call))
+          .reduce((sum, [, count]) => sum + count, 0)
+      : -1;
+  check(writes === 0, 'the same event delivered again made no write call');
 }
 
 /** A third binding in EKS Pod Identity mode next to the two IRSA ones. */
@@ -184,7 +257,7 @@ async function runPodIdentityDemo(
   config: ReconcilerConfig,
   endpoint: string,
   pods: PodIdentityFront,
-): Promise<void> {
+): Promise<ReconcilerConfig> {
   heading('5. A third binding, external-secrets, in EKS Pod Identity mode: one role for the fleet');
   const withPods: ReconcilerConfig = {
     ...config,
@@ -218,11 +291,12 @@ async function runPodIdentityDemo(
   );
   const second = await run('Again:', withPods, endpoint, pods.endpoint);
   check(second.writes === 0, 'the second run made no write call');
+  return withPods;
 }
 
 /** `npm run plan` and `npm run apply` for the uat stage's own configuration, against the emulator. */
 async function runPlanDemo(moto: MotoServer): Promise<void> {
-  heading('5. npm run plan / npm run apply -- --stage uat: the uat configuration, planned then applied');
+  heading('7. npm run plan / npm run apply -- --stage uat: the uat configuration, planned then applied');
   const admin = emulatorClients(moto.endpoint);
   await createCluster(admin, 'eu-west-1', 'uat-demo', { tags: { 'irsa-reconciler/opt-in': 'true' } });
   const argv = [
