@@ -641,8 +641,16 @@ describe('the packaged template', () => {
         'ReconcileFunctionArn',
         'CustomResourceFunctionArn',
         'ReindexFunctionArn',
+        'ClusterEventsFunctionArn',
+        'ClusterEventsDeadLetterQueueUrl',
+        'ClusterEventsBusArn',
+        'RunLeaseTableName',
       ]),
     );
+    expect(template.Outputs?.ClusterEventsBusArn?.Value).toEqual({
+      'Fn::GetAtt': ['ClusterEventsBus', 'Arn'],
+    });
+    expect(template.Outputs?.RunLeaseTableName?.Value).toEqual({ Ref: 'RunLeaseTable' });
     expect(template.Outputs?.HelmRepositoryUrl?.Value).toEqual({
       'Fn::Sub': 'https://${ChartBucket.RegionalDomainName}/charts',
     });
