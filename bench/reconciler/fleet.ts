@@ -22,10 +22,23 @@ import { EMULATOR_ACCOUNT_ID, EMULATOR_CREDENTIALS } from '../../test/support/mo
  */
 export const FLEET_REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2', 'us-west-2'];
 
-/** The reconciler configuration of every run: 2 bindings, 3 inline policies in all. */
 /** Every bench role carries this boundary, as in a deployment (the emulator checks only its form). */
 export const BENCH_BOUNDARY_ARN = 'arn:aws:iam::123456789012:policy/irsa-reconciler/bench-boundary';
 
+/** The bench bindings' parts, shared by the IRSA and the Pod Identity fleets. */
+export const UPLOADER_BINDING = {
+  name: 'uploader',
+  namespace: 'apps',
+  serviceAccount: 'uploader',
+  policies: [{ template: 's3-prefix-access', params: { BucketName: 'bench-artifacts', Prefix: 'clusters' } }],
+};
+export const CONFIG_READER = { name: 'config-reader', namespace: 'apps', serviceAccount: 'config-reader' };
+export const SECRETS_READ_POLICY = {
+  template: 'secretsmanager-read',
+  params: { SecretNamePrefixes: ['bench/'] },
+};
+
+/** The reconciler configuration of every IRSA run: 2 bindings, 3 inline policies in all. */
 export function benchConfig(
   regions: string[],
   concurrency: number,
@@ -37,20 +50,11 @@ export function benchConfig(
     clusters: { include: ['*'] },
     permissionsBoundaryArn: BENCH_BOUNDARY_ARN,
     bindings: [
+      UPLOADER_BINDING,
       {
-        name: 'uploader',
-        namespace: 'apps',
-        serviceAccount: 'uploader',
+        ...CONFIG_READER,
         policies: [
-          { template: 's3-prefix-access', params: { BucketName: 'bench-artifacts', Prefix: 'clusters' } },
-        ],
-      },
-      {
-        name: 'config-reader',
-        namespace: 'apps',
-        serviceAccount: 'config-reader',
-        policies: [
-          { template: 'secretsmanager-read', params: { SecretNamePrefixes: ['bench/'] } },
+          SECRETS_READ_POLICY,
           {
             template: 'appconfig-read',
             params: { ApplicationId: 'abc1234', EnvironmentId: 'env1234', ConfigurationProfileId: 'prof123' },

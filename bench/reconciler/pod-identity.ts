@@ -3,7 +3,15 @@ import { parseReconcilerConfig } from '../../lib/reconciler/config/schema';
 import { startMotoServer } from '../../test/support/moto-server';
 import { startPodIdentityFront } from '../../test/support/pod-identity-front';
 import { type MemoryUsage, runChild } from '../child';
-import { BENCH_BOUNDARY_ARN, BENCH_DEPLOYMENT_REGION, clusterName, seedFleet } from './fleet';
+import {
+  BENCH_BOUNDARY_ARN,
+  BENCH_DEPLOYMENT_REGION,
+  CONFIG_READER,
+  clusterName,
+  SECRETS_READ_POLICY,
+  seedFleet,
+  UPLOADER_BINDING,
+} from './fleet';
 import type { ReconcileScenarioInput, ReconcileScenarioResult } from './scenario';
 
 /**
@@ -63,22 +71,7 @@ export function podIdentityBenchConfig(concurrency: number): Record<string, unkn
     clusters: { include: ['*'] },
     permissionsBoundaryArn: BENCH_BOUNDARY_ARN,
     defaultMode: 'pod-identity',
-    bindings: [
-      {
-        name: 'uploader',
-        namespace: 'apps',
-        serviceAccount: 'uploader',
-        policies: [
-          { template: 's3-prefix-access', params: { BucketName: 'bench-artifacts', Prefix: 'clusters' } },
-        ],
-      },
-      {
-        name: 'config-reader',
-        namespace: 'apps',
-        serviceAccount: 'config-reader',
-        policies: [{ template: 'secretsmanager-read', params: { SecretNamePrefixes: ['bench/'] } }],
-      },
-    ],
+    bindings: [UPLOADER_BINDING, { ...CONFIG_READER, policies: [SECRETS_READ_POLICY] }],
     concurrency,
   };
 }
